@@ -1,0 +1,106 @@
+# idp - build, test, bench, fuzz.
+#
+#   make            build ./idp
+#   make test       unit + golden + stress tests, then all of them again under ASan and UBSan
+#   make bench      front-end benchmark (writes a 50 MB spec under build/)
+#   make fuzz       run the libFuzzer harness for the parser (needs clang)
+#   make install    install idp into $(PREFIX)/bin
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CFLAGS   ?= -O2 -g
+WARN      = -std=c11 -Wall -Wextra -Werror
+CPPFLAGS += -D_GNU_SOURCE -Igrammar -Icompiler -I$(BUILD)/gen
+LDLIBS   ?=
+
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+# Generated sources (never committed).
+GEN_C  = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
+GEN_H  = $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
+
+# The library: everything but main, shared by idp, the unit tests, the fuzzer and the benchmark.
+LIB_SRC = compiler/arena.c compiler/util.c compiler/source.c compiler/diag.c compiler/ast.c \
+          compiler/schema.c compiler/validate.c compiler/fmt.c grammar/parse.c
+CLI_SRC = cli/main.c cli/cmd_validate.c cli/cmd_fmt.c cli/files.c
+
+# Generated code gets the same warnings, less the ones flex and bison trip by design.
+GEN_FLAGS = -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
+
+# $(call objs,DIR,SOURCES)
+objs = $(patsubst %.c,$(1)/%.o,$(notdir $(2)))
+
+.PHONY: all test unit golden bench fuzz install clean
+all: idp
+
+# --- variants: normal (build/) and sanitized (build/san/) ------------------------------------
+define variant
+$(1)/obj/%.o: compiler/%.c $(GEN_H) | $(1)/obj
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: grammar/%.c $(GEN_H) | $(1)/obj
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: cli/%.c $(GEN_H) | $(1)/obj
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -DIDP_VERSION='"$(VERSION)"' -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: $(BUILD)/gen/%.c $(GEN_H) | $(1)/obj
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(GEN_FLAGS) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: tests/unit/%.c $(GEN_H) | $(1)/obj
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: tests/fuzz/%.c $(GEN_H) | $(1)/obj
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: tests/bench/%.c $(GEN_H) | $(1)/obj
+	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj:
+	mkdir -p $$@
+$(1)/libidp.a: $(call objs,$(1)/obj,$(LIB_SRC) $(GEN_C))
+	rm -f $$@ && ar rcs $$@ $$^
+$(1)/idp: $(call objs,$(1)/obj,$(CLI_SRC)) $(1)/libidp.a
+	$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
+$(1)/unit_tests: $(call objs,$(1)/obj,$(wildcard tests/unit/*.c)) $(1)/libidp.a
+	$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ -lcmocka $$(LDLIBS)
+$(1)/fuzz_replay: $(1)/obj/fuzz_parser.o $(1)/obj/replay.o $(1)/libidp.a
+	$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
+-include $(wildcard $(1)/obj/*.d)
+endef
+
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+$(eval $(call variant,$(BUILD),))
+$(eval $(call variant,$(BUILD)/san,$(SAN_FLAGS)))
+
+idp: $(BUILD)/idp
+	cp $< $@
+
+$(BUILD)/gen:
+	mkdir -p $@
+$(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y | $(BUILD)/gen
+	bison -Wall -Werror --defines=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c $<
+$(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l $(BUILD)/gen/parser.h | $(BUILD)/gen
+	flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
+
+# --- tests ------------------------------------------------------------------------------------
+test: $(BUILD)/idp $(BUILD)/unit_tests $(BUILD)/fuzz_replay \
+      $(BUILD)/san/idp $(BUILD)/san/unit_tests $(BUILD)/san/fuzz_replay
+	@tests/run.sh $(BUILD) $(BUILD)/san
+
+# --- benchmark --------------------------------------------------------------------------------
+$(BUILD)/bench_frontend: $(BUILD)/obj/bench_frontend.o $(BUILD)/libidp.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+bench: $(BUILD)/idp $(BUILD)/bench_frontend
+	@tests/bench/run.sh $(BUILD)
+
+# --- fuzzing (clang + libFuzzer) --------------------------------------------------------------
+FUZZ_SECONDS ?= 60
+$(BUILD)/fuzz/fuzz_parser: tests/fuzz/fuzz_parser.c $(LIB_SRC) $(GEN_C) $(GEN_H)
+	mkdir -p $(BUILD)/fuzz
+	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ \
+	  tests/fuzz/fuzz_parser.c $(LIB_SRC) $(GEN_C)
+fuzz: $(BUILD)/fuzz/fuzz_parser
+	mkdir -p $(BUILD)/fuzz/corpus
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -dict=tests/fuzz/idp.dict \
+	  $(BUILD)/fuzz/corpus tests/fuzz/corpus
+
+install: $(BUILD)/idp
+	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/bin/idp
+
+clean:
+	rm -rf $(BUILD) idp

@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int idp_fmt_placeholder;

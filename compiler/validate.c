@@ -1,0 +1,205 @@
+/* validate.c - structural checks over parsed files, before any evaluation. */
+#include "validate.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+#include "util.h"
+
+/* A set of names seen, each keyed by a scope (a block, or 0 for the top level), remembering where
+ * it was first seen. Open addressing, power-of-two size. */
+typedef struct seen_entry {
+  uint64_t scope;
+  const char *key;     /* NULL: empty slot */
+  size_t keylen;
+  uint32_t hash;
+  idp_source *src;
+  idp_loc loc;
+} seen_entry;
+
+typedef struct validator {
+  idp_diags *diags;
+  idp_arena arena;     /* composite keys */
+  seen_entry *tab;
+  size_t cap, n;
+  uint64_t next_scope;
+} validator;
+
+static uint32_t hash_key(uint64_t scope, const char *s, size_t n) {
+  uint32_t h = 2166136261u ^ (uint32_t)(scope * 0x9E3779B97F4A7C15ull >> 32);
+  for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+  return h;
+}
+
+static void seen_grow(validator *v) {
+  size_t cap = v->cap ? v->cap * 2 : 1024;
+  seen_entry *tab = idp_xcalloc(cap, sizeof *tab);
+  for (size_t i = 0; i < v->cap; i++) {
+    if (!v->tab[i].key) continue;
+    size_t j = v->tab[i].hash & (cap - 1);
+    while (tab[j].key) j = (j + 1) & (cap - 1);
+    tab[j] = v->tab[i];
+  }
+  free(v->tab);
+  v->tab = tab;
+  v->cap = cap;
+}
+
+/* Adds (scope, key); returns the earlier entry when it was there already. */
+static const seen_entry *seen_add(validator *v, uint64_t scope, const char *key, size_t len,
+                                  idp_source *src, idp_loc loc) {
+  if ((v->n + 1) * 2 > v->cap) seen_grow(v);
+  uint32_t h = hash_key(scope, key, len);
+  size_t j = h & (v->cap - 1);
+  for (; v->tab[j].key; j = (j + 1) & (v->cap - 1)) {
+    seen_entry *e = &v->tab[j];
+    if (e->hash == h && e->scope == scope && e->keylen == len && memcmp(e->key, key, len) == 0)
+      return e;
+  }
+  seen_entry *e = &v->tab[j];
+  e->scope = scope;
+  e->key = key;
+  e->keylen = len;
+  e->hash = h;
+  e->src = src;
+  e->loc = loc;
+  v->n++;
+  return NULL;
+}
+
+static void note_first(validator *v, const seen_entry *first, const char *what) {
+  idp_diag_note(v->diags, first->src, first->loc, "%s first here", what);
+}
+
+static void check_body(validator *v, idp_source *src, const idp_block_spec *spec, const idp_body *body,
+                       uint64_t scope);
+
+static void suggest(validator *v, const char *word, const idp_block_spec *parent) {
+  const char *names[32] = {0};
+  size_t n = 0;
+  for (size_t i = 0; i < parent->nchildren && n < 32; i++) names[n++] = parent->children[i].kind;
+  const char *best = idp_did_you_mean(word, names, n);
+  if (best) {
+    idp_diag_hint(v->diags, "did you mean '%s'?", best);
+    return;
+  }
+  char list[256];
+  size_t k = 0;
+  list[0] = '\0';
+  for (size_t i = 0; i < n && k < sizeof list; i++)
+    k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", names[i]);
+  if (n) idp_diag_hint(v->diags, "expected one of: %s", list);
+}
+
+static void check_block(validator *v, idp_source *src, const idp_block_spec *parent, const idp_item *b,
+                        uint64_t scope) {
+  const idp_block_spec *spec = idp_schema_child(parent, b->name);
+  if (!spec) {
+    if (parent == &idp_schema_file) {
+      idp_diag_error(v->diags, src, b->name_loc, "unknown block kind '%s'", b->name);
+    } else if (parent->nchildren == 0) {
+      idp_diag_error(v->diags, src, b->name_loc, "'%s' takes no blocks, found '%s'", parent->kind, b->name);
+      idp_diag_hint(v->diags, "set it as an attribute: %s = ...", b->name);
+      return;
+    } else {
+      idp_diag_error(v->diags, src, b->name_loc, "unknown block kind '%s' in '%s'", b->name, parent->kind);
+    }
+    suggest(v, b->name, parent);
+    return;
+  }
+
+  /* Labels. */
+  if (b->nlabels != spec->nlabels) {
+    idp_loc at = b->name_loc;
+    if (b->nlabels > spec->nlabels) {
+      const idp_label *l = b->labels;
+      for (size_t i = 0; i < spec->nlabels; i++) l = l->next;
+      at = l->loc;
+    }
+    if (spec->nlabels == 0)
+      idp_diag_error(v->diags, src, at, "'%s' takes no labels, found %zu", b->name, b->nlabels);
+    else
+      idp_diag_error(v->diags, src, at, "'%s' takes %zu label%s, found %zu", b->name, spec->nlabels,
+                     spec->nlabels == 1 ? "" : "s", b->nlabels);
+    if (spec->nlabels) idp_diag_hint(v->diags, "write it as: %s %s { ... }", b->name, spec->labels);
+  } else {
+    size_t i = 0;
+    for (const idp_label *l = b->labels; l; l = l->next, i++) {
+      bool dotted = !l->quoted && strchr(l->name, '.');
+      if (i == 0 && spec->dotted_first && !dotted) {
+        idp_diag_error(v->diags, src, l->loc, "'%s' needs DRIVER.KIND as its first label, found '%s'",
+                       b->name, l->name);
+        idp_diag_hint(v->diags, "for example: %s powerdns.record \"name\" { ... }", b->name);
+      } else if (dotted && !(i == 0 && spec->dotted_first)) {
+        idp_diag_error(v->diags, src, l->loc, "unexpected dotted label '%s'", l->name);
+      } else if (l->name[0] == '\0') {
+        idp_diag_error(v->diags, src, l->loc, "a label cannot be empty");
+      } else if (spec->strict_name && (int)i == spec->name_label && !idp_schema_valid_name(l->name)) {
+        idp_diag_error(v->diags, src, l->loc, "invalid %s name '%s'", b->name, l->name);
+        idp_diag_hint(v->diags, "names are 1 to 30 lowercase letters, digits and '-', starting with a letter");
+      }
+    }
+  }
+
+  /* Duplicates: a block that may appear once, or one whose name (or all labels) must be unique. */
+  if (b->nlabels == spec->nlabels) {
+    /* Keys start with \x1e so that no attribute name can equal them. */
+    const char *key = NULL, *shown = NULL;
+    if (spec->once) {
+      key = idp_arena_sprintf(&v->arena, "\x1e%s", b->name);
+    } else if (spec->name_label >= 0) {
+      const idp_label *l = b->labels;
+      for (int i = 0; i < spec->name_label; i++) l = l->next;
+      key = idp_arena_sprintf(&v->arena, "\x1e%s\x1f%s", b->name, l->name);
+      shown = l->name;
+    } else if (spec->nlabels == 2) {
+      key = idp_arena_sprintf(&v->arena, "\x1e%s\x1f%s\x1f%s", b->name, b->labels->name,
+                              b->labels->next->name);
+      shown = idp_arena_sprintf(&v->arena, "%s \"%s\"", b->labels->name, b->labels->next->name);
+    }
+    const seen_entry *first = key ? seen_add(v, scope, key, strlen(key), src, b->name_loc) : NULL;
+    if (first) {
+      if (spec->once)
+        idp_diag_error(v->diags, src, b->name_loc, "'%s' may appear only once in '%s'", b->name, parent->kind);
+      else
+        idp_diag_error(v->diags, src, b->name_loc, "duplicate %s '%s'", b->name, shown);
+      note_first(v, first, "declared");
+    }
+  }
+
+  check_body(v, src, spec, &b->body, ++v->next_scope);
+}
+
+static void check_body(validator *v, idp_source *src, const idp_block_spec *spec, const idp_body *body,
+                       uint64_t scope) {
+  for (const idp_item *it = body->first; it; it = it->next) {
+    if (it->kind == IDP_ITEM_BLOCK) {
+      check_block(v, src, spec, it, scope);
+      continue;
+    }
+    if (spec == &idp_schema_file) {
+      idp_diag_error(v->diags, src, it->name_loc, "attribute '%s' outside of any block", it->name);
+      idp_diag_hint(v->diags, "declare a variable instead: var \"%s\" { default = ... }", it->name);
+      continue;
+    }
+    const seen_entry *first = seen_add(v, scope, it->name, strlen(it->name), src, it->name_loc);
+    if (first) {
+      idp_diag_error(v->diags, src, it->name_loc, "attribute '%s' is set twice in '%s'", it->name, spec->kind);
+      note_first(v, first, "set");
+    }
+  }
+}
+
+unsigned idp_validate(idp_file *const *files, size_t n, idp_diags *diags) {
+  validator v;
+  memset(&v, 0, sizeof v);
+  v.diags = diags;
+  idp_arena_init(&v.arena);
+  unsigned before = diags->errors;
+  for (size_t i = 0; i < n; i++) check_body(&v, files[i]->src, &idp_schema_file, &files[i]->body, 0);
+  free(v.tab);
+  idp_arena_free(&v.arena);
+  return diags->errors - before;
+}

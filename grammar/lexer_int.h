@@ -1,0 +1,69 @@
+/* lexer_int.h - the lexer's state, shared by lexer.l, parser.y and parse.c only.
+ *
+ * The flex scanner is reentrant: all of its state lives in an idp_lexer that parse.c creates per
+ * file. The parser calls idp_lex(), which wraps the raw flex scanner: it drains synthesized tokens
+ * (closers the source forgot, reported as errors), drops newlines inside ( ) [ ] and heredoc
+ * interpolations, folds runs of newlines into one, and ends the input with a newline. */
+#ifndef IDP_LEXER_INT_H
+#define IDP_LEXER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../compiler/arena.h"
+#include "../compiler/ast.h"
+#include "../compiler/diag.h"
+#include "../compiler/util.h"
+
+/* An open bracket, or an interpolation inside a string or heredoc. */
+typedef struct idp_nest {
+  char kind;           /* '{' '[' '(' ; 'i': `${` in a quoted string; 'h': `${` in a heredoc;
+                          'p': a stray `${` outside strings, read as '(' and closed by '}' */
+  uint32_t off;        /* offset of the opener */
+  const char *word;    /* '{': the block kind that opened it, or NULL for a map */
+  uint32_t str_off;    /* 'i', 'h': where the enclosing string or heredoc starts */
+  const char *delim;   /* 'h': the enclosing heredoc's delimiter (points into the source) */
+  size_t delim_len;
+} idp_nest;
+
+/* A token the lexer made up (a missing closer), handed out before scanning on. */
+typedef struct idp_qtok {
+  int tok;
+  idp_loc loc;
+} idp_qtok;
+
+enum { IDP_MAX_NESTING = 1000 };
+
+typedef struct idp_lexer {
+  void *scanner;           /* the flex yyscan_t */
+  idp_source *src;
+  const char *base;        /* src->text: offsets are yytext - base */
+  idp_arena *arena;
+  idp_diags *diags;
+  idp_file *file;          /* comments are appended here */
+  idp_comment *comments_tail;
+
+  idp_nest *nest;          /* open brackets, innermost last (malloc'd) */
+  size_t nnest, capnest;
+  size_t ninterp;          /* 'i' entries in nest */
+
+  idp_buf text;            /* string or heredoc text gathered so far */
+  bool text_open;          /* text holds a pending piece */
+  uint32_t text_start;     /* where that piece starts */
+  uint32_t str_off;        /* where the current string or heredoc starts */
+  const char *delim;       /* the current heredoc's delimiter */
+  size_t delim_len;
+
+  idp_qtok *queue;         /* synthesized tokens (malloc'd) */
+  size_t qhead, qlen, qcap;
+
+  int last;                /* the last token handed to the parser (0 at the start) */
+  idp_loc last_loc;        /* where it was */
+  idp_loc prev_loc;        /* where the token before it was */
+  const char *line_word;   /* the first identifier of the current line, for `{` messages */
+  uint32_t broken_nl;      /* 1 + offset of a newline that already ended a string with an error */
+  bool aborted;            /* input too deeply nested: the scan stopped, further errors muted */
+  bool eof_done;           /* EOF was handled: closers queued */
+} idp_lexer;
+
+#endif
