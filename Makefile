@@ -89,14 +89,22 @@ bench: $(BUILD)/idp $(BUILD)/bench_frontend
 	@tests/bench/run.sh $(BUILD)
 
 # --- fuzzing (clang + libFuzzer) --------------------------------------------------------------
+# New inputs go to $(BUILD)/fuzz/corpus, crashes/hangs/leaks to $(BUILD)/fuzz/crash-* (minimize one
+# with `$(BUILD)/fuzz/fuzz_parser -minimize_crash=1 -runs=10000 FILE`, then add it to
+# tests/fuzz/corpus/). The run stops at the first finding; FUZZ_JOBS=N>1 runs N processes in
+# libFuzzer's fork mode instead, which goes on after findings and keeps them all.
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 1
+FUZZ_FLAGS    = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 $(BUILD)/fuzz/fuzz_parser: tests/fuzz/fuzz_parser.c $(LIB_SRC) $(GEN_C) $(GEN_H)
 	mkdir -p $(BUILD)/fuzz
-	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ \
+	clang $(CPPFLAGS) -std=c11 -Wall -Wextra $(GEN_FLAGS) -g -O1 $(FUZZ_FLAGS) -o $@ \
 	  tests/fuzz/fuzz_parser.c $(LIB_SRC) $(GEN_C)
 fuzz: $(BUILD)/fuzz/fuzz_parser
 	mkdir -p $(BUILD)/fuzz/corpus
-	$< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -dict=tests/fuzz/idp.dict \
+	$< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -dict=tests/fuzz/idp.dict \
+	  -artifact_prefix=$(BUILD)/fuzz/ -print_final_stats=1 \
+	  $(if $(filter-out 1,$(FUZZ_JOBS)),-fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) \
 	  $(BUILD)/fuzz/corpus tests/fuzz/corpus
 
 install: $(BUILD)/idp

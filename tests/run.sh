@@ -48,6 +48,7 @@ for build in "$@"; do
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99
   run_suite "$name unit" env CMOCKA_MESSAGE_OUTPUT=TAP "$build/unit_tests"
   run_suite "$name golden" tests/golden/run.sh "$IDP"
+  run_suite "$name fmt" tests/fmt/run.sh "$IDP"
   run_suite "$name cli" tests/cli/run.sh "$IDP"
   run_suite "$name fuzz-replay" tests/fuzz/replay.sh "$build/fuzz_replay"
   run_suite "$name stress" tests/stress/run.sh "$IDP"

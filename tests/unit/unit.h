@@ -1,0 +1,88 @@
+/* unit.h - the unit test groups (one per test_*.c file) and the fixture they share.
+ *
+ * Each group runs its cmocka tests and returns the number that failed; unit_main.c runs them all.
+ * Everything a test allocates goes through the fixture (support.c), whose teardown frees it even
+ * when the test fails, so the sanitized run reports no leak from a failing assertion. */
+#ifndef IDP_UNIT_H
+#define IDP_UNIT_H
+
+/* cmocka needs these first. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "arena.h"
+#include "ast.h"
+#include "diag.h"
+#include "parse.h"
+#include "source.h"
+
+int test_util(void);
+int test_arena(void);
+int test_source(void);
+int test_diag(void);
+int test_lexer(void);
+int test_parser(void);
+int test_recovery(void);
+int test_validate(void);
+int test_baseline(void);
+
+/* --- fixture (support.c) ----------------------------------------------------------------- */
+
+enum { FX_MAX_SOURCES = 16 };
+
+typedef struct fx {
+  idp_arena arena;                     /* trees and test scratch */
+  idp_diags diags;                     /* every diagnostic of the test */
+  idp_source *srcs[FX_MAX_SOURCES];    /* sources made by the test, freed in teardown */
+  size_t nsrcs;
+  char *out;                           /* last diags_text() output (malloc'd by open_memstream) */
+} fx;
+
+extern fx *F;
+
+int fx_setup(void **state);
+int fx_teardown(void **state);
+/* A cmocka test with the fixture. */
+#define FX_TEST(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+
+/* A source owned by the fixture. */
+idp_source *fx_source(const char *path, const char *text);
+/* Parses text (named path) and returns the tree; *errors gets the count (may be NULL). */
+idp_file *parse_str(const char *path, const char *text, unsigned *errors);
+/* Parses text, failing the test (with the diagnostics printed) if it reports any error. */
+idp_file *parse_ok(const char *text);
+/* Token count of text through idp_scan_only; *errors gets the errors it reported (may be NULL). */
+size_t scan_count(const char *text, unsigned *errors);
+/* Prints the fixture's diagnostics and returns the text (owned by the fixture). */
+const char *diags_text(void);
+/* Fails the test, printing the diagnostics, unless exactly n errors were reported. */
+void expect_errors(unsigned n);
+
+/* The value of the top-level attribute `name` (fails if absent). */
+idp_expr *top_attr(idp_file *f, const char *name);
+/* The i-th item of a body (fails if absent). */
+idp_item *body_item(const idp_body *b, size_t i);
+/* The value of attribute `name` in a body (fails if absent). */
+idp_expr *body_attr(const idp_body *b, const char *name);
+/* The i-th element of a list of expressions linked through next. */
+idp_expr *nth_expr(idp_expr *e, size_t i);
+/* The source text a location covers (arena copy). */
+const char *loc_text(const idp_source *src, idp_loc loc);
+/* Asserts loc covers exactly `want` in src. */
+#define assert_loc_text(src, loc, want) assert_string_equal(loc_text((src), (loc)), (want))
+
+/* Asserts e is a REF to name, or a NUMBER of value v, or a BINARY with op. */
+void assert_ref(const idp_expr *e, const char *name);
+void assert_number(const idp_expr *e, double v);
+void assert_binary(const idp_expr *e, idp_op op);
+/* Asserts e is a string template of one literal part equal to s[0..n). */
+void assert_plain_string(const idp_expr *e, const char *s, size_t n);
+
+#endif
