@@ -29,11 +29,11 @@ void idp_arena_free(idp_arena *a) {
   memset(a, 0, sizeof *a);
 }
 
-void *idp_arena_alloc(idp_arena *a, size_t n) {
-  const size_t align = alignof(max_align_t);
-  n = (n + align - 1) & ~(align - 1);
-  if (n == 0) n = align;
-  if ((size_t)(a->end - a->cur) < n) {
+/* n bytes at a multiple of align (a power of two), not cleared. Nodes ask for max_align_t;
+ * strings for 1, so short names do not each take a whole aligned slot. */
+static void *arena_alloc_raw(idp_arena *a, size_t n, size_t align) {
+  uintptr_t at = ((uintptr_t)a->cur + align - 1) & ~(uintptr_t)(align - 1);
+  if (!a->cur || at > (uintptr_t)a->end || (size_t)((uintptr_t)a->end - at) < n) {
     size_t size = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
     idp_arena_chunk *c = idp_xmalloc(sizeof *c + size);
     c->next = a->head;
@@ -41,15 +41,20 @@ void *idp_arena_alloc(idp_arena *a, size_t n) {
     a->cur = c->data;
     a->end = c->data + size;
     a->total += size;
+    at = (uintptr_t)a->cur;
   }
-  void *p = a->cur;
-  a->cur += n;
+  a->cur = (char *)at + n;
+  return (void *)at;
+}
+
+void *idp_arena_alloc(idp_arena *a, size_t n) {
+  void *p = arena_alloc_raw(a, n ? n : 1, alignof(max_align_t));
   memset(p, 0, n);
   return p;
 }
 
 char *idp_arena_strndup(idp_arena *a, const char *s, size_t n) {
-  char *d = idp_arena_alloc(a, n + 1);
+  char *d = arena_alloc_raw(a, n + 1, 1);
   if (n) memcpy(d, s, n);
   d[n] = '\0';
   return d;

@@ -42,7 +42,8 @@ void idp_source_free(idp_source *src) {
   free(src);
 }
 
-static void build_lines(idp_source *src) {
+void idp_source_index_lines(idp_source *src) {
+  if (src->lines) return;
   size_t n = 1;
   for (size_t i = 0; i < src->len; i++) n += src->text[i] == '\n';
   src->lines = idp_xmalloc(n * sizeof *src->lines);
@@ -53,7 +54,7 @@ static void build_lines(idp_source *src) {
 }
 
 static size_t line_index(idp_source *src, uint32_t off) {
-  if (!src->lines) build_lines(src);
+  idp_source_index_lines(src);
   size_t lo = 0, hi = src->nlines;
   while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;

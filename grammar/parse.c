@@ -1,6 +1,7 @@
 /* parse.c - runs the scanner and parser over one source. */
 #include "parse.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "parser.h"
@@ -51,6 +52,7 @@ static void parser_init(idp_parser *P, idp_source *src, idp_arena *arena, idp_di
   lx->arena = arena;
   lx->diags = diags;
   lx->file = P->file;
+  idp_source_index_lines(src);
   yyscan_t scanner;
   idp_yylex_init_extra(lx, &scanner);
   lx->scanner = scanner;
