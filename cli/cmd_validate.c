@@ -10,6 +10,20 @@
 #include "../grammar/parse.h"
 #include "cli.h"
 
+/* Each top-level block is checked as soon as it is parsed, then dropped: memory stays bounded
+ * by the largest block, whatever the size of the spec. */
+typedef struct stream_ctx {
+  idp_validator *v;
+  idp_source *src;      /* the file being parsed */
+  size_t nblocks;
+} stream_ctx;
+
+static void on_item(idp_item *item, void *payload) {
+  stream_ctx *ctx = payload;
+  idp_validator_item(ctx->v, ctx->src, item);
+  ctx->nblocks++;
+}
+
 int idp_cmd_validate(int argc, char **argv) {
   static const char *const flags[] = {"help"}; /* -help is handled by main */
   char **args = argv + 1;
@@ -35,9 +49,10 @@ int idp_cmd_validate(int argc, char **argv) {
   idp_diags_init(&diags);
   idp_arena arena;
   idp_arena_init(&arena);
+  /* Sources stay loaded until the diagnostics are printed: they quote their lines. */
   idp_source **srcs = idp_xcalloc(npaths, sizeof *srcs);
-  idp_file **files = idp_xcalloc(npaths, sizeof *files);
-  size_t nfiles = 0, nblocks = 0;
+  size_t nfiles = 0;
+  stream_ctx ctx = {idp_validator_new(&diags), NULL, 0};
   int rc = IDP_EXIT_OK;
   for (size_t i = 0; i < npaths; i++) {
     idp_source *src = idp_source_load(paths[i]);
@@ -46,12 +61,12 @@ int idp_cmd_validate(int argc, char **argv) {
       rc = IDP_EXIT_ERROR;
       continue;
     }
-    srcs[nfiles] = src;
-    idp_parse(src, &arena, &diags, &files[nfiles]);
-    nblocks += files[nfiles]->body.n;
-    nfiles++;
+    srcs[nfiles++] = src;
+    ctx.src = src;
+    idp_parse_stream(src, &arena, &diags, on_item, &ctx);
   }
-  idp_validate(files, nfiles, &diags);
+  idp_validator_free(ctx.v);
+  size_t nblocks = ctx.nblocks;
   idp_diags_print(&diags, stderr);
   if (diags.errors) {
     fprintf(stderr, "%u error%s\n", diags.errors, diags.errors == 1 ? "" : "s");
@@ -64,7 +79,6 @@ int idp_cmd_validate(int argc, char **argv) {
   idp_arena_free(&arena);
   for (size_t i = 0; i < nfiles; i++) idp_source_free(srcs[i]);
   free(srcs);
-  free(files);
   idp_free_files(paths, npaths);
   return rc;
 }

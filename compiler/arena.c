@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util.h"
 
@@ -15,7 +16,23 @@ struct idp_arena_chunk {
   alignas(max_align_t) char data[];
 };
 
-enum { ARENA_CHUNK = 64 * 1024 };
+/* Chunks start small (most arenas hold one small file) and double up to 2 MiB. Chunks of 2 MiB
+ * are 2 MiB-aligned and offered to the kernel for transparent huge pages: a large spec then
+ * takes one page fault per 2 MiB instead of one per 4 KiB, which was half of validate's time. */
+enum { ARENA_FIRST = 64 * 1024, ARENA_MAX = 2 * 1024 * 1024 };
+
+static idp_arena_chunk *chunk_new(size_t size) {
+  idp_arena_chunk *c = NULL;
+#ifdef MADV_HUGEPAGE
+  if (size >= ARENA_MAX) {
+    size = (size + sizeof *c + ARENA_MAX - 1) & ~(size_t)(ARENA_MAX - 1);
+    if (posix_memalign((void **)&c, ARENA_MAX, size) != 0) c = NULL;
+    if (c) madvise(c, size, MADV_HUGEPAGE);
+  }
+#endif
+  if (!c) c = idp_xmalloc(size);
+  return c;
+}
 
 void idp_arena_init(idp_arena *a) { memset(a, 0, sizeof *a); }
 
@@ -34,12 +51,14 @@ void idp_arena_free(idp_arena *a) {
 static void *arena_alloc_raw(idp_arena *a, size_t n, size_t align) {
   uintptr_t at = ((uintptr_t)a->cur + align - 1) & ~(uintptr_t)(align - 1);
   if (!a->cur || at > (uintptr_t)a->end || (size_t)((uintptr_t)a->end - at) < n) {
-    size_t size = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
-    idp_arena_chunk *c = idp_xmalloc(sizeof *c + size);
+    size_t size = a->total < ARENA_FIRST ? ARENA_FIRST : a->total < ARENA_MAX ? a->total : ARENA_MAX;
+    if (n + sizeof(idp_arena_chunk) > size) size = n + sizeof(idp_arena_chunk);
+    idp_arena_chunk *c = chunk_new(size);
+    if (size >= ARENA_MAX) size = (size + ARENA_MAX - 1) & ~(size_t)(ARENA_MAX - 1);
     c->next = a->head;
     a->head = c;
     a->cur = c->data;
-    a->end = c->data + size;
+    a->end = (char *)c + size;
     a->total += size;
     at = (uintptr_t)a->cur;
   }
@@ -51,6 +70,22 @@ void *idp_arena_alloc(idp_arena *a, size_t n) {
   void *p = arena_alloc_raw(a, n ? n : 1, alignof(max_align_t));
   memset(p, 0, n);
   return p;
+}
+
+idp_arena_mark idp_arena_save(const idp_arena *a) {
+  idp_arena_mark m = {a->head, a->cur, a->end, a->total};
+  return m;
+}
+
+void idp_arena_restore(idp_arena *a, idp_arena_mark m) {
+  while (a->head != m.head) {
+    idp_arena_chunk *next = a->head->next;
+    free(a->head);
+    a->head = next;
+  }
+  a->cur = m.cur;
+  a->end = m.end;
+  a->total = m.total;
 }
 
 char *idp_arena_strndup(idp_arena *a, const char *s, size_t n) {

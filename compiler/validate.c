@@ -19,13 +19,14 @@ typedef struct seen_entry {
   idp_loc loc;
 } seen_entry;
 
-typedef struct validator {
+struct idp_validator {
   idp_diags *diags;
   idp_arena arena;     /* composite keys */
   seen_entry *tab;
   size_t cap, n;
   uint64_t next_scope;
-} validator;
+};
+typedef struct idp_validator validator;
 
 static uint32_t hash_key(uint64_t scope, const char *s, size_t n) {
   uint32_t h = 2166136261u ^ (uint32_t)(scope * 0x9E3779B97F4A7C15ull >> 32);
@@ -93,8 +94,7 @@ static void suggest(validator *v, const char *word, const idp_block_spec *parent
   if (n) idp_diag_hint(v->diags, "expected one of: %s", list);
 }
 
-static void check_block(validator *v, idp_source *src, const idp_block_spec *parent, const idp_item *b,
-                        uint64_t scope) {
+static void check_block(validator *v, idp_source *src, const idp_block_spec *parent, const idp_item *b) {
   const idp_block_spec *spec = idp_schema_child(parent, b->name);
   if (!spec) {
     if (parent == &idp_schema_file) {
@@ -143,63 +143,119 @@ static void check_block(validator *v, idp_source *src, const idp_block_spec *par
     }
   }
 
-  /* Duplicates: a block that may appear once, or one whose name (or all labels) must be unique. */
-  if (b->nlabels == spec->nlabels) {
-    /* Keys start with \x1e so that no attribute name can equal them. */
-    const char *key = NULL, *shown = NULL;
-    if (spec->once) {
-      key = idp_arena_sprintf(&v->arena, "\x1e%s", b->name);
-    } else if (spec->name_label >= 0) {
-      const idp_label *l = b->labels;
-      for (int i = 0; i < spec->name_label; i++) l = l->next;
-      key = idp_arena_sprintf(&v->arena, "\x1e%s\x1f%s", b->name, l->name);
-      shown = l->name;
-    } else if (spec->nlabels == 2) {
-      key = idp_arena_sprintf(&v->arena, "\x1e%s\x1f%s\x1f%s", b->name, b->labels->name,
-                              b->labels->next->name);
-      shown = idp_arena_sprintf(&v->arena, "%s \"%s\"", b->labels->name, b->labels->next->name);
-    }
-    const seen_entry *first = key ? seen_add(v, scope, key, strlen(key), src, b->name_loc) : NULL;
-    if (first) {
-      if (spec->once)
-        idp_diag_error(v->diags, src, b->name_loc, "'%s' may appear only once in '%s'", b->name, parent->kind);
-      else
-        idp_diag_error(v->diags, src, b->name_loc, "duplicate %s '%s'", b->name, shown);
-      note_first(v, first, "declared");
-    }
-  }
-
   check_body(v, src, spec, &b->body, ++v->next_scope);
+}
+
+/* The key under which a block must be unique in its parent, or NULL when it need not be. Keys
+ * start with \x1e so that no attribute name can equal them. *shown is the name for messages. */
+static const char *block_key(validator *v, const idp_block_spec *spec, const idp_item *b, const char **shown) {
+  *shown = NULL;
+  if (!spec || b->nlabels != spec->nlabels) return NULL;
+  if (spec->once) return idp_arena_sprintf(&v->arena, "\x1e%s", b->name);
+  if (spec->name_label >= 0) {
+    const idp_label *l = b->labels;
+    for (int i = 0; i < spec->name_label; i++) l = l->next;
+    *shown = l->name;
+    return idp_arena_sprintf(&v->arena, "\x1e%s\x1f%s", b->name, l->name);
+  }
+  if (spec->nlabels == 2) {
+    *shown = idp_arena_sprintf(&v->arena, "%s \"%s\"", b->labels->name, b->labels->next->name);
+    return idp_arena_sprintf(&v->arena, "\x1e%s\x1f%s\x1f%s", b->name, b->labels->name, b->labels->next->name);
+  }
+  return NULL;
+}
+
+/* Names seen in one body, to find duplicates. Small bodies (nearly all) compare pairwise; the top
+ * level, which spans files, and large bodies go through the validator's hash set. */
+enum { SMALL_BODY = 32 };
+
+typedef struct dupset {
+  uint64_t scope;           /* the body's scope in the hash set */
+  bool hashed;
+  const char *keys[SMALL_BODY];
+  idp_loc locs[SMALL_BODY];
+  size_t n;
+} dupset;
+
+static void dupset_init(dupset *d, uint64_t scope, size_t nitems) {
+  d->scope = scope;
+  d->hashed = scope == 0 || nitems > SMALL_BODY;
+  d->n = 0;
+}
+
+static void check_item(validator *v, idp_source *src, const idp_block_spec *spec, const idp_item *it, dupset *d) {
+  const char *key, *shown = NULL;
+  const idp_block_spec *child = NULL;
+  if (it->kind == IDP_ITEM_BLOCK) {
+    child = idp_schema_child(spec, it->name);
+    check_block(v, src, spec, it);
+    key = block_key(v, child, it, &shown);
+  } else if (spec == &idp_schema_file) {
+    idp_diag_error(v->diags, src, it->name_loc, "attribute '%s' outside of any block", it->name);
+    idp_diag_hint(v->diags, "declare a variable instead: var \"%s\" { default = ... }", it->name);
+    return;
+  } else {
+    key = it->name;
+  }
+  if (!key) return;
+  const seen_entry *first = NULL;
+  seen_entry found;
+  if (d->hashed) {
+    /* The key must outlive the tree: a streamed parse drops each item once it is checked. */
+    const char *kept = it->kind == IDP_ITEM_BLOCK ? key : idp_arena_strndup(&v->arena, key, strlen(key));
+    first = seen_add(v, d->scope, kept, strlen(kept), src, it->name_loc);
+  } else {
+    for (size_t i = 0; i < d->n && !first; i++) {
+      if (strcmp(d->keys[i], key) != 0) continue;
+      found.src = src;
+      found.loc = d->locs[i];
+      first = &found;
+    }
+    d->keys[d->n] = key;
+    d->locs[d->n++] = it->name_loc;
+  }
+  if (!first) return;
+  if (!child)
+    idp_diag_error(v->diags, src, it->name_loc, "attribute '%s' is set twice in '%s'", it->name, spec->kind);
+  else if (child->once)
+    idp_diag_error(v->diags, src, it->name_loc, "'%s' may appear only once in '%s'", it->name, spec->kind);
+  else
+    idp_diag_error(v->diags, src, it->name_loc, "duplicate %s '%s'", it->name, shown);
+  note_first(v, first, child ? "declared" : "set");
 }
 
 static void check_body(validator *v, idp_source *src, const idp_block_spec *spec, const idp_body *body,
                        uint64_t scope) {
-  for (const idp_item *it = body->first; it; it = it->next) {
-    if (it->kind == IDP_ITEM_BLOCK) {
-      check_block(v, src, spec, it, scope);
-      continue;
-    }
-    if (spec == &idp_schema_file) {
-      idp_diag_error(v->diags, src, it->name_loc, "attribute '%s' outside of any block", it->name);
-      idp_diag_hint(v->diags, "declare a variable instead: var \"%s\" { default = ... }", it->name);
-      continue;
-    }
-    const seen_entry *first = seen_add(v, scope, it->name, strlen(it->name), src, it->name_loc);
-    if (first) {
-      idp_diag_error(v->diags, src, it->name_loc, "attribute '%s' is set twice in '%s'", it->name, spec->kind);
-      note_first(v, first, "set");
-    }
-  }
+  dupset d;
+  dupset_init(&d, scope, body->n);
+  for (const idp_item *it = body->first; it; it = it->next) check_item(v, src, spec, it, &d);
+}
+
+idp_validator *idp_validator_new(idp_diags *diags) {
+  validator *v = idp_xcalloc(1, sizeof *v);
+  v->diags = diags;
+  idp_arena_init(&v->arena);
+  return v;
+}
+
+void idp_validator_item(idp_validator *v, idp_source *src, const idp_item *top) {
+  dupset d;
+  dupset_init(&d, 0, 0);
+  check_item(v, src, &idp_schema_file, top, &d);
+}
+
+void idp_validator_free(idp_validator *v) {
+  if (!v) return;
+  free(v->tab);
+  idp_arena_free(&v->arena);
+  free(v);
 }
 
 unsigned idp_validate(idp_file *const *files, size_t n, idp_diags *diags) {
-  validator v;
-  memset(&v, 0, sizeof v);
-  v.diags = diags;
-  idp_arena_init(&v.arena);
   unsigned before = diags->errors;
-  for (size_t i = 0; i < n; i++) check_body(&v, files[i]->src, &idp_schema_file, &files[i]->body, 0);
-  free(v.tab);
-  idp_arena_free(&v.arena);
+  idp_validator *v = idp_validator_new(diags);
+  for (size_t i = 0; i < n; i++)
+    for (const idp_item *it = files[i]->body.first; it; it = it->next) idp_validator_item(v, files[i]->src, it);
+  idp_validator_free(v);
   return diags->errors - before;
 }

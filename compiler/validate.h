@@ -6,6 +6,14 @@
 #include "ast.h"
 #include "diag.h"
 
+/* Checks one spec item by item, as a streamed parse hands them over: keeps what it needs to find
+ * duplicates across items and files, and nothing of the tree. */
+typedef struct idp_validator idp_validator;
+
+idp_validator *idp_validator_new(idp_diags *diags);
+void idp_validator_item(idp_validator *v, idp_source *src, const idp_item *top);
+void idp_validator_free(idp_validator *v);
+
 /* Checks files[0..n) as one spec; reports to diags. Returns the number of errors found. */
 unsigned idp_validate(idp_file *const *files, size_t n, idp_diags *diags);
 

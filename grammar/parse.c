@@ -67,6 +67,24 @@ static void parser_done(idp_parser *P) {
   idp_buf_free(&P->lx.text);
 }
 
+unsigned idp_parse_stream(idp_source *src, idp_arena *arena, idp_diags *diags,
+                          void (*on_item)(idp_item *item, void *payload), void *payload) {
+  unsigned before = diags->errors;
+  idp_arena nodes;
+  idp_arena_init(&nodes);
+  idp_parser P;
+  parser_init(&P, src, arena, diags);
+  P.arena = &nodes;
+  P.on_item = on_item;
+  P.payload = payload;
+  P.mark = idp_arena_save(&nodes);
+  check_utf8(src, diags);
+  yyparse(&P);
+  parser_done(&P);
+  idp_arena_free(&nodes);
+  return diags->errors - before;
+}
+
 unsigned idp_parse(idp_source *src, idp_arena *arena, idp_diags *diags, idp_file **out) {
   unsigned before = diags->errors;
   idp_parser P;

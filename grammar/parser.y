@@ -31,8 +31,13 @@ typedef struct { idp_label *head, *tail; size_t n; } idp_llist;
 
 %code provides {
 struct idp_parser {
-  idp_lexer lx;            /* the lexer's state (holds the flex scanner) */
-  idp_arena *arena;        /* where the tree goes */
+  idp_lexer lx;            /* the lexer's state (holds the flex scanner); names go to lx.arena */
+  idp_arena *arena;        /* where the tree's nodes go */
+  /* Streaming: when set, each top-level item is handed to on_item as soon as it is parsed, and
+   * then its nodes are dropped (arena rolled back to mark) instead of kept in file->body. */
+  void (*on_item)(idp_item *item, void *payload);
+  void *payload;
+  idp_arena_mark mark;
   idp_diags *diags;
   idp_source *src;
   idp_file *file;          /* the result */
@@ -70,6 +75,7 @@ static idp_item *mk_block(idp_parser *P, idp_text kind, idp_loc kloc, idp_llist 
 static void elist_add(idp_elist *l, idp_expr *e);
 static void plist_add(idp_plist *l, idp_tpart *p);
 static bool multiline(idp_parser *P, idp_loc loc);
+static void top_item(idp_parser *P, idp_item *it);
 }
 
 %union {
@@ -123,7 +129,10 @@ static bool multiline(idp_parser *P, idp_loc loc);
 %%
 
 file
-  : body                          { P->file->body = $1; }
+  : %empty
+  | file NL
+  | file item NL                  { top_item(P, $2); }
+  | file error NL                 { yyerrok; }
   ;
 
 body
@@ -390,6 +399,17 @@ map_key
   ;
 
 %%
+
+static void top_item(idp_parser *P, idp_item *it) {
+  if (!P->on_item) {
+    idp_body_append(&P->file->body, it);
+    return;
+  }
+  P->file->body.n++;
+  P->on_item(it, P->payload);
+  /* Only parser actions allocate nodes, and the tokens read ahead hold no node: safe to drop. */
+  idp_arena_restore(P->arena, P->mark);
+}
 
 static idp_expr *mk(idp_parser *P, idp_expr_kind k, idp_loc loc) {
   return idp_expr_new(P->arena, k, loc);
