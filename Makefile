@@ -28,6 +28,15 @@ CLI_SRC = cli/main.c cli/cmd_validate.c cli/cmd_fmt.c cli/files.c
 # Generated code gets the same warnings, less the ones flex and bison trip by design.
 GEN_FLAGS = -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
 
+# Quiet by default; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q =
+say = @true
+else
+Q = @
+say = @echo
+endif
+
 # $(call objs,DIR,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(notdir $(2)))
 
@@ -37,29 +46,39 @@ all: idp
 # --- variants: normal (build/) and sanitized (build/san/) ------------------------------------
 define variant
 $(1)/obj/%.o: compiler/%.c $(GEN_H) | $(1)/obj
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: grammar/%.c $(GEN_H) | $(1)/obj
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: cli/%.c $(GEN_H) | $(1)/obj
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -DIDP_VERSION='"$(VERSION)"' -MMD -MP -c -o $$@ $$<
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -DIDP_VERSION='"$(VERSION)"' -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: $(BUILD)/gen/%.c $(GEN_H) | $(1)/obj
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(GEN_FLAGS) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(GEN_FLAGS) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: tests/unit/%.c $(GEN_H) | $(1)/obj
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: tests/fuzz/%.c $(GEN_H) | $(1)/obj
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: tests/bench/%.c $(GEN_H) | $(1)/obj
-	$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj:
-	mkdir -p $$@
+	$(Q)mkdir -p $$@
 $(1)/libidp.a: $(call objs,$(1)/obj,$(LIB_SRC) $(GEN_C))
-	rm -f $$@ && ar rcs $$@ $$^
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
 $(1)/idp: $(call objs,$(1)/obj,$(CLI_SRC)) $(1)/libidp.a
-	$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
+	$$(say) '  LD     $$@'
+	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/unit_tests: $(call objs,$(1)/obj,$(wildcard tests/unit/*.c)) $(1)/libidp.a
-	$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ -lcmocka $$(LDLIBS)
+	$$(say) '  LD     $$@'
+	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ -lcmocka $$(LDLIBS)
 $(1)/fuzz_replay: $(1)/obj/fuzz_parser.o $(1)/obj/replay.o $(1)/libidp.a
-	$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
+	$$(say) '  LD     $$@'
+	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
 -include $(wildcard $(1)/obj/*.d)
 endef
 
@@ -68,14 +87,16 @@ $(eval $(call variant,$(BUILD),))
 $(eval $(call variant,$(BUILD)/san,$(SAN_FLAGS)))
 
 idp: $(BUILD)/idp
-	cp $< $@
+	$(Q)cp $< $@
 
 $(BUILD)/gen:
 	mkdir -p $@
 $(BUILD)/gen/parser.c $(BUILD)/gen/parser.h: grammar/parser.y | $(BUILD)/gen
-	bison -Wall -Werror --defines=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c $<
+	$(say) '  BISON  $<'
+	$(Q)bison -Wall -Werror --defines=$(BUILD)/gen/parser.h -o $(BUILD)/gen/parser.c $<
 $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l $(BUILD)/gen/parser.h | $(BUILD)/gen
-	flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
+	$(say) '  FLEX   $<'
+	$(Q)flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
 
 # --- tests ------------------------------------------------------------------------------------
 test: $(BUILD)/idp $(BUILD)/unit_tests $(BUILD)/fuzz_replay \

@@ -44,13 +44,18 @@ void idp_source_free(idp_source *src) {
 
 void idp_source_index_lines(idp_source *src) {
   if (src->lines) return;
-  size_t n = 1;
-  for (size_t i = 0; i < src->len; i++) n += src->text[i] == '\n';
-  src->lines = idp_xmalloc(n * sizeof *src->lines);
-  src->nlines = 0;
-  src->lines[src->nlines++] = 0;
-  for (size_t i = 0; i < src->len; i++)
-    if (src->text[i] == '\n') src->lines[src->nlines++] = (uint32_t)(i + 1);
+  size_t n = 1, cap = 1 + src->len / 32;
+  src->lines = idp_xmalloc(cap * sizeof *src->lines);
+  src->lines[0] = 0;
+  const char *p = src->text, *end = src->text + src->len;
+  while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+    if (n == cap) {
+      cap *= 2;
+      src->lines = idp_xrealloc(src->lines, cap * sizeof *src->lines);
+    }
+    src->lines[n++] = (uint32_t)(++p - src->text);
+  }
+  src->nlines = n;
 }
 
 static size_t line_index(idp_source *src, uint32_t off) {
