@@ -130,9 +130,11 @@ int idp_cmd_fmt(int argc, char **argv) {
   bool check = false, diff = false;
   char **args = argv + 1;
   size_t nargs = 0;
+  bool paths_only = false;
   for (int i = 1; i < argc; i++) {
-    const char *f = idp_flag_name(argv[i]);
+    const char *f = paths_only ? NULL : idp_flag_name(argv[i]);
     if (!f) args[nargs++] = argv[i];
+    else if (strcmp(argv[i], "--") == 0) paths_only = true;
     else if (strcmp(f, "check") == 0) check = true;
     else if (strcmp(f, "diff") == 0) diff = true;
     else {
@@ -152,7 +154,7 @@ int idp_cmd_fmt(int argc, char **argv) {
   }
   char **paths;
   size_t npaths;
-  if (idp_collect_files(args, nargs, &paths, &npaths) < 0) return IDP_EXIT_ERROR;
+  if (idp_collect_files("fmt", args, nargs, &paths, &npaths) < 0) return IDP_EXIT_ERROR;
   int rc = IDP_EXIT_OK;
   bool changed = false;
   for (size_t i = 0; i < npaths; i++) {

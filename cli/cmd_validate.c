@@ -14,24 +14,52 @@
  * by the largest block, whatever the size of the spec. */
 typedef struct stream_ctx {
   idp_validator *v;
-  idp_source *src;      /* the file being parsed */
+  idp_diags *diags;
+  idp_source *src;        /* the file being parsed */
+  unsigned file_errors;   /* diags->errors when the file started */
+  unsigned check_errors;  /* errors the checks found in it so far */
+  unsigned syntax_seen;   /* syntax errors in it so far */
+  bool suspect;           /* since the last syntax error, no block has started cleanly */
+  uint32_t error_off;     /* where that error was */
   size_t nblocks;
 } stream_ctx;
 
+/* After a syntax error, what the parser makes of the text that follows (lines read as attributes
+ * of the top level, say) would only bring errors that are not the user's. So blocks after it are
+ * not checked until one starts cleanly: a block at column 1. */
 static void on_item(idp_item *item, void *payload) {
   stream_ctx *ctx = payload;
-  idp_validator_item(ctx->v, ctx->src, item);
+  idp_diags *d = ctx->diags;
   ctx->nblocks++;
+  unsigned syntax = d->errors - ctx->file_errors - ctx->check_errors;
+  if (syntax > ctx->syntax_seen) {
+    ctx->syntax_seen = syntax;
+    ctx->suspect = true;
+    ctx->error_off = d->last_error != (size_t)-1 ? d->v[d->last_error].loc.start : 0;
+  }
+  if (ctx->suspect && item->loc.start > ctx->error_off) {
+    bool clean = item->kind == IDP_ITEM_BLOCK && (item->loc.start == 0 || ctx->src->text[item->loc.start - 1] == '\n');
+    if (!clean) return;
+    ctx->suspect = false;
+  }
+  unsigned before = d->errors;
+  idp_validator_item(ctx->v, ctx->src, item);
+  ctx->check_errors += ctx->diags->errors - before;
 }
 
 int idp_cmd_validate(int argc, char **argv) {
   static const char *const flags[] = {"help"}; /* -help is handled by main */
   char **args = argv + 1;
   size_t nargs = 0;
+  bool paths_only = false;
   for (int i = 1; i < argc; i++) {
-    const char *f = idp_flag_name(argv[i]);
+    const char *f = paths_only ? NULL : idp_flag_name(argv[i]);
     if (!f) {
       args[nargs++] = argv[i];
+      continue;
+    }
+    if (strcmp(argv[i], "--") == 0) {
+      paths_only = true;
       continue;
     }
     idp_unknown_flag("validate", argv[i], flags, 1);
@@ -39,7 +67,7 @@ int idp_cmd_validate(int argc, char **argv) {
   }
   char **paths;
   size_t npaths;
-  if (idp_collect_files(args, nargs, &paths, &npaths) < 0) return IDP_EXIT_ERROR;
+  if (idp_collect_files("validate", args, nargs, &paths, &npaths) < 0) return IDP_EXIT_ERROR;
   if (npaths == 0) {
     fprintf(stderr, "idp validate: error: no .idp files in %s\n", nargs ? args[0] : ".");
     idp_free_files(paths, npaths);
@@ -52,7 +80,7 @@ int idp_cmd_validate(int argc, char **argv) {
   /* Sources stay loaded until the diagnostics are printed: they quote their lines. */
   idp_source **srcs = idp_xcalloc(npaths, sizeof *srcs);
   size_t nfiles = 0;
-  stream_ctx ctx = {idp_validator_new(&diags), NULL, 0};
+  stream_ctx ctx = {idp_validator_new(&diags), &diags, NULL, 0, 0, 0, false, 0, 0};
   int rc = IDP_EXIT_OK;
   for (size_t i = 0; i < npaths; i++) {
     idp_source *src = idp_source_load(paths[i]);
@@ -63,6 +91,10 @@ int idp_cmd_validate(int argc, char **argv) {
     }
     srcs[nfiles++] = src;
     ctx.src = src;
+    ctx.file_errors = diags.errors;
+    ctx.check_errors = 0;
+    ctx.syntax_seen = 0;
+    ctx.suspect = false;
     idp_parse_stream(src, &arena, &diags, on_item, &ctx);
   }
   idp_validator_free(ctx.v);

@@ -26,7 +26,7 @@ static int has_suffix(const char *s, const char *suf) {
   return a > b && strcmp(s + a - b, suf) == 0;
 }
 
-int idp_collect_files(char *const *args, size_t nargs, char ***out, size_t *n) {
+int idp_collect_files(const char *cmd, char *const *args, size_t nargs, char ***out, size_t *n) {
   static char *const here[] = {"."};
   if (nargs == 0) {
     args = here;
@@ -37,7 +37,7 @@ int idp_collect_files(char *const *args, size_t nargs, char ***out, size_t *n) {
   for (size_t i = 0; i < nargs; i++) {
     struct stat st;
     if (stat(args[i], &st) != 0) {
-      fprintf(stderr, "idp: error: %s: %s\n", args[i], strerror(errno));
+      fprintf(stderr, "idp %s: error: %s: %s\n", cmd, args[i], strerror(errno));
       goto fail;
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -46,7 +46,7 @@ int idp_collect_files(char *const *args, size_t nargs, char ***out, size_t *n) {
     }
     DIR *d = opendir(args[i]);
     if (!d) {
-      fprintf(stderr, "idp: error: %s: %s\n", args[i], strerror(errno));
+      fprintf(stderr, "idp %s: error: %s: %s\n", cmd, args[i], strerror(errno));
       goto fail;
     }
     size_t first = cnt;
@@ -62,7 +62,7 @@ int idp_collect_files(char *const *args, size_t nargs, char ***out, size_t *n) {
       push(&v, &cnt, &cap, path.data);
     }
     closedir(d);
-    qsort(v + first, cnt - first, sizeof *v, cmp_str);
+    if (cnt > first) qsort(v + first, cnt - first, sizeof *v, cmp_str);
   }
   *out = v;
   *n = cnt;

@@ -61,6 +61,15 @@ static void usage(FILE *out) {
         out);
 }
 
+/* prefix: how the suggestion is written, "idp " after `idp valdate`, "" after `idp help valdate`. */
+static void suggest_command(const char *name, const char *prefix) {
+  const char *names[NCOMMANDS];
+  for (size_t i = 0; i < NCOMMANDS; i++) names[i] = commands[i].name;
+  const char *best = idp_did_you_mean(name, names, NCOMMANDS);
+  if (best) fprintf(stderr, "hint: did you mean '%s%s'?\n", prefix, best);
+  else fputs("hint: run 'idp help' for the list of commands\n", stderr);
+}
+
 static int cmd_help(int argc, char **argv) {
   if (argc < 2) {
     usage(stdout);
@@ -69,6 +78,7 @@ static int cmd_help(int argc, char **argv) {
   const command *c = find_command(argv[1]);
   if (!c) {
     fprintf(stderr, "idp help: error: unknown command '%s'\n", argv[1]);
+    suggest_command(argv[1], "");
     return IDP_EXIT_USAGE;
   }
   fputs(c->usage, stdout);
@@ -93,12 +103,8 @@ int main(int argc, char **argv) {
   if (flag && strcmp(flag, "version") == 0) return cmd_version(1, argv);
   const command *c = find_command(name);
   if (!c) {
-    const char *names[NCOMMANDS];
-    for (size_t i = 0; i < NCOMMANDS; i++) names[i] = commands[i].name;
     fprintf(stderr, "idp: error: unknown command '%s'\n", name);
-    const char *best = idp_did_you_mean(name, names, NCOMMANDS);
-    if (best) fprintf(stderr, "hint: did you mean 'idp %s'?\n", best);
-    else fputs("hint: run 'idp help' for the list of commands\n", stderr);
+    suggest_command(name, "idp ");
     return IDP_EXIT_USAGE;
   }
   for (int i = 2; i < argc; i++) {

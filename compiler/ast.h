@@ -87,6 +87,7 @@ struct idp_expr {
   idp_expr_kind kind;     /* says which union member is used (named after it) */
   idp_loc loc;
   unsigned depth;         /* 1 + the depth of the deepest child: recursion over the tree is bounded */
+  bool heredoc_inside;    /* this is a heredoc or holds one: its closing line must stay alone */
   idp_expr *next;         /* next element of a list or argument of a call */
   union {
     bool boolean;                                         /* BOOL */

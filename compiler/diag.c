@@ -7,7 +7,18 @@
 
 #include "util.h"
 
-void idp_diags_init(idp_diags *d) { memset(d, 0, sizeof *d); }
+void idp_diags_init(idp_diags *d) {
+  memset(d, 0, sizeof *d);
+  d->last_error = (size_t)-1;
+}
+
+/* Whether an error at (src, loc) is on the line of the last error. */
+static bool same_line_as_last(idp_diags *d, idp_source *src, idp_loc loc) {
+  if (d->last_error == (size_t)-1 || !src) return false;
+  const idp_diag *g = &d->v[d->last_error];
+  if (g->src != src) return false;
+  return idp_source_lineno(src, g->loc.start) == idp_source_lineno(src, loc.start);
+}
 
 void idp_diags_free(idp_diags *d) {
   for (size_t i = 0; i < d->n; i++) {
@@ -15,7 +26,7 @@ void idp_diags_free(idp_diags *d) {
     free(d->v[i].hint);
   }
   free(d->v);
-  memset(d, 0, sizeof *d);
+  idp_diags_init(d); /* ready for reuse */
 }
 
 static char *vformat(const char *fmt, va_list ap) {
@@ -31,12 +42,17 @@ static char *vformat(const char *fmt, va_list ap) {
 
 static void add(idp_diags *d, idp_severity sev, idp_source *src, idp_loc loc, const char *fmt,
                 va_list ap) {
-  if (sev == IDP_SEV_ERROR) d->errors++;
+  if (sev == IDP_SEV_NOTE && d->muted) return;
+  if (sev == IDP_SEV_ERROR) {
+    d->muted = same_line_as_last(d, src, loc);
+    if (d->muted) return; /* its notes and hint go with it */
+    d->errors++;
+  }
   bool keep = d->n < IDP_DIAG_MAX;
-  /* A note whose error was dropped is dropped with it. */
-  if (sev == IDP_SEV_NOTE && (d->n == 0 || d->dropped)) keep = false;
+  if (sev == IDP_SEV_NOTE && d->n == 0) return; /* a note about no error */
   if (!keep) {
     d->dropped++;
+    d->muted = true; /* its notes and hint go with it */
     return;
   }
   if (d->n == d->cap) {
@@ -50,6 +66,7 @@ static void add(idp_diags *d, idp_severity sev, idp_source *src, idp_loc loc, co
   g->msg = vformat(fmt, ap);
   g->hint = NULL;
   g->group = sev == IDP_SEV_NOTE ? d->v[d->n - 1].group : d->n;
+  if (sev == IDP_SEV_ERROR) d->last_error = d->n;
   d->n++;
 }
 
@@ -72,7 +89,7 @@ void idp_diag_note(idp_diags *d, idp_source *src, idp_loc loc, const char *fmt, 
 }
 
 void idp_diag_hint(idp_diags *d, const char *fmt, ...) {
-  if (d->n == 0 || d->dropped) return;
+  if (d->n == 0 || d->muted) return;
   idp_diag *g = &d->v[d->v[d->n - 1].group];
   va_list ap;
   va_start(ap, fmt);
@@ -98,6 +115,39 @@ static int cmp_diag(const void *pa, const void *pb) {
   return a < b ? -1 : a > b;
 }
 
+/* Length of the UTF-8 sequence at p (at most n bytes), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+  size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+             : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : 0;
+  if (len == 0 || len > n) return 0;
+  for (size_t k = 1; k < len; k++)
+    if ((p[k] & 0xC0) != 0x80) return 0;
+  return len;
+}
+
+/* Prints a source line so that it keeps one column per code point: control bytes as their
+ * Unicode control pictures (a NUL as U+2400), bytes that are not UTF-8 as U+FFFD. */
+static void put_visible(FILE *out, const char *line, size_t len) {
+  const unsigned char *p = (const unsigned char *)line, *end = p + len;
+  while (p < end) {
+    size_t n = utf8_len(p, (size_t)(end - p));
+    if (n == 1 && (*p >= 0x20 || *p == '\t') && *p != 0x7F) {
+      fputc(*p, out);
+    } else if (n == 1) {
+      unsigned cp = *p == 0x7F ? 0x2421 : 0x2400 + *p;
+      fputc(0xE2, out);
+      fputc(0x80 | ((cp >> 6) & 0x3F), out);
+      fputc(0x80 | (cp & 0x3F), out);
+    } else if (n > 1) {
+      fwrite(p, 1, n, out);
+    } else {
+      fputs("\xEF\xBF\xBD", out);
+      n = 1;
+    }
+    p += n;
+  }
+}
+
 static void print_snippet(FILE *out, idp_source *src, idp_loc loc) {
   size_t len;
   const char *line = idp_source_line(src, loc.start, &len);
@@ -105,10 +155,24 @@ static void print_snippet(FILE *out, idp_source *src, idp_loc loc) {
   idp_source_linecol(src, loc.start, &lno, &col);
   char num[16];
   int w = snprintf(num, sizeof num, "%u", lno);
-  fprintf(out, " %s | %.*s\n", num, (int)len, line);
-  fprintf(out, " %*s | ", w, "");
+  const char *at = src->text + loc.start, *end = line + len;
+  /* A very long line is shown as a window around the spot, cut at character boundaries. */
+  enum { WIDE = 160, BEFORE = 60 };
+  const char *from = line, *to = end;
+  if (len > WIDE) {
+    if (at - line > BEFORE) from = at - BEFORE;
+    while (from > line && ((unsigned char)*from & 0xC0) == 0x80) from--;
+    to = from + WIDE < end ? from + WIDE : end;
+    while (to < end && ((unsigned char)*to & 0xC0) == 0x80) to++;
+  }
+  fprintf(out, " %s | %s", num, from > line ? "\xE2\x80\xA6" : "");
+  put_visible(out, from, (size_t)(to - from));
+  fputs(to < end ? "\xE2\x80\xA6\n" : "\n", out);
+  fprintf(out, " %*s | %s", w, "", from > line ? " " : "");
   /* Pad with the line's own tabs so the caret lines up in any tab width. */
-  const char *p = line, *at = src->text + loc.start, *end = line + len;
+  const char *p = from;
+  line = from;
+  end = to;
   for (; p < at && p < end; p++) {
     unsigned char c = (unsigned char)*p;
     if (c == '\t') fputc('\t', out);

@@ -1,7 +1,11 @@
 /* diag.h - collected diagnostics: every error of a run is gathered, then printed sorted by place.
  *
  * Format: `file:line:col: error: message`, the source line, a caret line under the spot, then
- * optional `hint:` lines and `note:` diagnostics that point at related places. */
+ * optional `hint:` lines and `note:` diagnostics that point at related places.
+ *
+ * One mistake, one error: an error on the same line of the same file as the error reported just
+ * before it is dropped (and not counted), since it is nearly always a consequence of the first
+ * (a parser resyncing, the cascade from an unterminated string). */
 #ifndef IDP_DIAG_H
 #define IDP_DIAG_H
 
@@ -26,11 +30,14 @@ typedef struct idp_diags {
   size_t n, cap;
   unsigned errors;  /* errors reported, including those not kept */
   unsigned dropped; /* diagnostics past IDP_DIAG_MAX, counted but not kept */
+  size_t last_error; /* index of the last error kept, or (size_t)-1 */
+  bool muted;        /* the last error was dropped: so are its notes and hint */
 } idp_diags;
 
 enum { IDP_DIAG_MAX = 10000 };
 
 void idp_diags_init(idp_diags *d);
+/* Frees what d holds and leaves it empty, ready for reuse. */
 void idp_diags_free(idp_diags *d);
 void idp_diag_error(idp_diags *d, idp_source *src, idp_loc loc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -199,6 +199,12 @@ static void fmt_expr(printer *p, const idp_expr *e, int level) {
     emit_verbatim(p, e->loc.start, e->loc.end);
     return;
   }
+  /* After a heredoc's closing line nothing may follow on it (a comma, a ')'): an expression with
+   * a heredoc inside is kept as written. A multi-line map needs no commas, so it is laid out. */
+  if (e->heredoc_inside && e->kind != IDP_E_TEMPLATE && e->kind != IDP_E_MAP) {
+    emit_verbatim(p, e->loc.start, e->loc.end);
+    return;
+  }
   switch (e->kind) {
   case IDP_E_ERROR:
   case IDP_E_NUMBER:

@@ -69,6 +69,11 @@ static size_t line_index(idp_source *src, uint32_t off) {
   return lo;
 }
 
+unsigned idp_source_lineno(idp_source *src, uint32_t off) {
+  if (off > src->len) off = (uint32_t)src->len;
+  return (unsigned)line_index(src, off) + 1;
+}
+
 void idp_source_linecol(idp_source *src, uint32_t off, unsigned *line, unsigned *col) {
   if (off > src->len) off = (uint32_t)src->len;
   size_t li = line_index(src, off);

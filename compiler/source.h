@@ -30,6 +30,8 @@ void idp_source_free(idp_source *src);
 /* Builds the line index now. The lexer calls this before scanning, since flex writes NULs into
  * the text while it works (and lexer messages name lines). Other callers need not. */
 void idp_source_index_lines(idp_source *src);
+/* 1-based line of byte offset off (a binary search: cheap on any line length). */
+unsigned idp_source_lineno(idp_source *src, uint32_t off);
 /* 1-based line and column (in code points) of byte offset off. */
 void idp_source_linecol(idp_source *src, uint32_t off, unsigned *line, unsigned *col);
 /* The line holding off, without its newline. */

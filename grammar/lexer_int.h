@@ -24,12 +24,16 @@ typedef struct idp_nest {
   uint32_t str_off;    /* 'i', 'h': where the enclosing string or heredoc starts */
   const char *delim;   /* 'h': the enclosing heredoc's delimiter (points into the source) */
   size_t delim_len;
+  bool errored;        /* a syntax error was reported while it was open: its closer is not asked for */
+  bool assumed;        /* a '{' the source forgot after block labels, assumed open by the parser */
 } idp_nest;
 
 /* A token the lexer made up (a missing closer), handed out before scanning on. */
 typedef struct idp_qtok {
   int tok;
   idp_loc loc;
+  const char *text;        /* IDENT: its name */
+  size_t len;
 } idp_qtok;
 
 enum { IDP_MAX_NESTING = 1000 };
@@ -45,7 +49,7 @@ typedef struct idp_lexer {
 
   idp_nest *nest;          /* open brackets, innermost last (malloc'd) */
   size_t nnest, capnest;
-  size_t ninterp;          /* 'i' entries in nest */
+  size_t ninterp;          /* 'i' and 'h' entries in nest */
 
   idp_buf text;            /* string or heredoc text gathered so far */
   bool text_open;          /* text holds a pending piece */
@@ -58,12 +62,18 @@ typedef struct idp_lexer {
   size_t qhead, qlen, qcap;
 
   int last;                /* the last token handed to the parser (0 at the start) */
+  int prev;                /* the token before it */
   idp_loc last_loc;        /* where it was */
   idp_loc prev_loc;        /* where the token before it was */
+  uint32_t last_end;       /* where the last token other than a newline ended */
   const char *line_word;   /* the first identifier of the current line, for `{` messages */
   uint32_t broken_nl;      /* 1 + offset of a newline that already ended a string with an error */
   bool aborted;            /* input too deeply nested: the scan stopped, further errors muted */
   bool eof_done;           /* EOF was handled: closers queued */
+  bool eof_error;          /* a comment, string or heredoc ran into EOF: that error says it all */
 } idp_lexer;
+
+char idp_lex_char_at(const idp_lexer *lx, uint32_t off);
+void idp_lex_finish(idp_lexer *lx);
 
 #endif

@@ -16,7 +16,8 @@ static void check_utf8(idp_source *src, idp_diags *diags) {
       i++;
       continue;
     }
-    size_t len = s[i] >= 0xF0 && s[i] <= 0xF4 ? 4 : s[i] >= 0xE0 ? 3 : s[i] >= 0xC2 && s[i] < 0xE0 ? 2 : 0;
+    size_t len = s[i] >= 0xF0 && s[i] <= 0xF4 ? 4 : s[i] >= 0xE0 && s[i] <= 0xEF ? 3
+               : s[i] >= 0xC2 && s[i] <= 0xDF ? 2 : 0;
     bool ok = len > 0 && i + len <= n;
     for (size_t k = 1; ok && k < len; k++) ok = (s[i + k] & 0xC0) == 0x80;
     if (ok && len == 3) {
@@ -61,6 +62,7 @@ static void parser_init(idp_parser *P, idp_source *src, idp_arena *arena, idp_di
 }
 
 static void parser_done(idp_parser *P) {
+  idp_lex_finish(&P->lx);
   idp_yylex_destroy((yyscan_t)P->lx.scanner);
   free(P->lx.nest);
   free(P->lx.queue);

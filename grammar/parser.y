@@ -103,6 +103,7 @@ static void top_item(idp_parser *P, idp_item *it);
 %token INTERP_BEGIN "'${'"
 %token INTERP_END "'}' of an interpolation"
 %token NL "newline"
+%token BAD "invalid token"
 %token TRUE "true" FALSE "false" NUL "null"
 %token EQ "==" NE "!=" LE "<=" GE ">=" AND "&&" OR "||"
 
@@ -138,13 +139,15 @@ file
 body
   : %empty                        { memset(&$$, 0, sizeof $$); }
   | body NL                       { $$ = $1; }
-  | body item NL                  { $$ = $1; idp_body_append(&$$, $2); }
+  | body item NL                  { $$ = $1; if ($2) idp_body_append(&$$, $2); }
   | body error NL                 { $$ = $1; yyerrok; }
   ;
 
 item
   : attribute
   | block
+  | error '{' body '}'            { $$ = NULL; yyerrok; } /* a block with a broken header */
+  | error '{' body item '}'       { $$ = NULL; yyerrok; }
   ;
 
 attribute
@@ -161,7 +164,7 @@ attribute
 block
   : IDENT labels '{' body '}'             { $$ = mk_block(P, $1, @1, $2, $4, @3, @5, @$); }
   | IDENT labels '{' body item '}' {
-      idp_body_append(&$4, $5);
+      if ($5) idp_body_append(&$4, $5);
       $$ = mk_block(P, $1, @1, $2, $4, @3, @6, @$);
     }
   | IDENT labels '{' body error '}'       { $$ = mk_block(P, $1, @1, $2, $4, @3, @6, @$); yyerrok; }
@@ -252,6 +255,7 @@ primary
   | TRUE                          { $$ = mk(P, IDP_E_BOOL, @$); $$->u.boolean = true; }
   | FALSE                         { $$ = mk(P, IDP_E_BOOL, @$); $$->u.boolean = false; }
   | NUL                           { $$ = mk(P, IDP_E_NULL, @$); }
+  | BAD                           { $$ = mk(P, IDP_E_ERROR, @$); }
   | IDENT                         { $$ = mk(P, IDP_E_REF, @$); $$->u.ref.name = $1.s; }
   | template
   | list
@@ -401,6 +405,7 @@ map_key
 %%
 
 static void top_item(idp_parser *P, idp_item *it) {
+  if (!it) return;
   if (!P->on_item) {
     idp_body_append(&P->file->body, it);
     return;
@@ -421,6 +426,7 @@ enum { MAX_EXPR_DEPTH = 1000 };
 
 static idp_expr *deepen(idp_parser *P, idp_expr *e, const idp_expr *child) {
   if (child && child->depth + 1 > e->depth) e->depth = child->depth + 1;
+  if (child && child->heredoc_inside) e->heredoc_inside = true;
   if (e->depth <= MAX_EXPR_DEPTH) return e;
   if (!P->deep_reported) {
     P->deep_reported = true;
@@ -452,6 +458,7 @@ static idp_expr *mk_template(idp_parser *P, idp_plist parts, bool heredoc, bool 
   e->u.template.parts = parts.head;
   e->u.template.heredoc = heredoc;
   e->u.template.strip = strip;
+  e->heredoc_inside = heredoc;
   for (idp_tpart *p = parts.head; p; p = p->next)
     if (p->expr) deepen(P, e, p->expr);
   return deepen(P, e, NULL);
@@ -531,8 +538,36 @@ static void describe(idp_parser *P, yysymbol_kind_t tok, const YYLTYPE *loc, cha
   }
 }
 
+/* Columns of indentation of the line starting at off, and the offset of its first other byte.
+ * Reads through idp_lex_char_at: the scanner is ahead of the parser here. */
+static unsigned indent_at(idp_parser *P, uint32_t *off) {
+  unsigned n = 0;
+  char c;
+  while (*off < P->src->len && ((c = idp_lex_char_at(&P->lx, *off)) == ' ' || c == '\t')) (*off)++, n++;
+  return n;
+}
+
+/* Whether the first non-blank line after the newline at nl is indented deeper than nl's line. */
+static bool next_line_indented(idp_parser *P, uint32_t nl) {
+  uint32_t ls = nl;
+  while (ls > 0 && idp_lex_char_at(&P->lx, ls - 1) != '\n') ls--;
+  unsigned here = indent_at(P, &ls);
+  for (uint32_t p = nl; p < P->src->len; p++) {
+    if (idp_lex_char_at(&P->lx, p) != '\n') continue;
+    uint32_t q = p + 1;
+    unsigned n = indent_at(P, &q);
+    char c = q < P->src->len ? idp_lex_char_at(&P->lx, q) : '\n';
+    if (c != '\n' && c != '\r') return n > here;
+    p = q - 1;
+  }
+  return false;
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, idp_parser *P) {
   if (P->lx.aborted) return 0;
+  /* Brackets of expressions open now are part of this mistake: their closers are not asked for. */
+  for (size_t i = 0; i < P->lx.nnest; i++)
+    if (P->lx.nest[i].kind != '{' || !P->lx.nest[i].word) P->lx.nest[i].errored = true;
   yysymbol_kind_t exp[YYNTOKENS];
   int n = yypcontext_expected_tokens(ctx, exp, YYNTOKENS);
   if (n < 0) n = 0;
@@ -562,6 +597,24 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, idp_parser *P) {
     return 0;
   } else if (has(exp, n, SYM('{')) && has(exp, n, YYSYMBOL_STR_BEGIN)) {
     what = "'{' after the block labels";
+    if (tok == YYSYMBOL_NL) {
+      idp_diag_error(P->diags, P->src, *loc, "expected '{' after the block labels, found end of line");
+      idp_diag_hint(P->diags, "an attribute is `name = value`; a block is `kind \"label\" { ... }`");
+    }
+    if (tok == YYSYMBOL_NL && next_line_indented(P, loc->start)) {
+      /* The '{' was forgotten: read the lines below as the block's, up to its '}'. */
+      idp_lexer *lx = &P->lx;
+      if (lx->nnest == lx->capnest) {
+        lx->capnest = lx->capnest ? lx->capnest * 2 : 32;
+        lx->nest = idp_xrealloc(lx->nest, lx->capnest * sizeof *lx->nest);
+      }
+      idp_nest *nn = &lx->nest[lx->nnest++];
+      memset(nn, 0, sizeof *nn);
+      nn->kind = '{';
+      nn->off = loc->start;
+      nn->assumed = true;
+    }
+    if (tok == YYSYMBOL_NL) return 0;
   } else if (has(exp, n, SYM('=')) && has(exp, n, SYM(':'))) {
     what = "'=' after the map key";
   } else if (has(exp, n, YYSYMBOL_IDENT) && n == 1) {
@@ -581,7 +634,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, idp_parser *P) {
   } else if (has(exp, n, YYSYMBOL_INTERP_END)) {
     what = "'}' to close the interpolation";
   } else if (has(exp, n, YYSYMBOL_NL)) {
-    what = "a new line after the attribute value";
+    what = P->lx.prev == '}' ? "a new line after the block" : "a new line after the attribute value";
   }
   if (what) {
     snprintf(buf, sizeof buf, "expected %s, found %s", what, found);

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 pass=0
 fail=0
+skip=0
 failed=()
 
 run_suite() { # run_suite TAG CMD...
@@ -18,12 +19,14 @@ run_suite() { # run_suite TAG CMD...
   local out rc
   out=$("$@" 2>&1)
   rc=$?
-  local n_ok n_bad
-  n_ok=$(grep -c '^ok ' <<<"$out")
-  n_bad=$(grep -c '^not ok ' <<<"$out")
-  # Show failures with their detail, and a one-line summary per suite.
-  awk '/^not ok /{p=1; print; next} /^(ok |# )/{p=0} p' <<<"$out" | sed "s|^|[$tag] |"
-  while IFS= read -r line; do failed+=("[$tag] ${line#not ok - }"); done < <(grep '^not ok ' <<<"$out")
+  local n_ok n_bad n_skip
+  # A skipped test (`ok - x # SKIP why`, or cmocka's `not ok N # SKIP`) is neither passed nor failed.
+  n_skip=$(grep -cE '^(not )?ok .*# SKIP' <<<"$out")
+  n_ok=$(grep '^ok ' <<<"$out" | grep -vc '# SKIP')
+  n_bad=$(grep '^not ok ' <<<"$out" | grep -vc '# SKIP')
+  # Show failures with their detail (indented or `# ` lines after them), and a summary per suite.
+  awk '/^not ok / && !/# SKIP/{p=1; print; next} /^(not )?ok /{p=0} p' <<<"$out" | sed "s|^|[$tag] |"
+  while IFS= read -r line; do failed+=("[$tag] ${line#not ok - }"); done < <(grep '^not ok ' <<<"$out" | grep -v '# SKIP')
   if [ "$rc" -ne 0 ] && [ "$n_bad" -eq 0 ]; then
     echo "[$tag] suite exited $rc without naming a failing test:"
     tail -20 <<<"$out" | sed "s|^|[$tag]   |"
@@ -35,15 +38,17 @@ run_suite() { # run_suite TAG CMD...
     n_bad=1
     failed+=("[$tag] ran no test")
   fi
-  printf '%-28s %4d passed, %d failed\n' "[$tag]" "$n_ok" "$n_bad"
+  printf '%-28s %4d passed, %d failed, %d skipped\n' "[$tag]" "$n_ok" "$n_bad" "$n_skip"
   pass=$((pass + n_ok))
   fail=$((fail + n_bad))
+  skip=$((skip + n_skip))
 }
 
 for build in "$@"; do
+  case $build in /*) ;; *) build="$PWD/$build" ;; esac
   name=plain
   case $build in *san*) name=asan+ubsan ;; esac
-  export IDP="$PWD/$build/idp"
+  export IDP="$build/idp"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99
   run_suite "$name unit" env CMOCKA_MESSAGE_OUTPUT=TAP "$build/unit_tests"
@@ -59,5 +64,5 @@ if [ "$fail" -gt 0 ]; then
   echo "Failed:"
   printf '  %s\n' "${failed[@]}"
 fi
-echo "tests: $pass passed, $fail failed"
+echo "tests: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -93,7 +93,7 @@ printf 'app "x" {\n  a = [1,\n' > "$tmp/chk/bad.idp"
 cp "$tmp/chk/bad.idp" "$tmp/bad.orig"
 out=$(cd "$tmp/chk" && run fmt bad.idp 2>&1)
 rc=$?
-if [ $rc -eq 1 ] && grep -q "^bad.idp:2:9: error: ']' expected" <<<"$out" && cmp -s "$tmp/chk/bad.idp" "$tmp/bad.orig"; then
+if [ $rc -eq 1 ] && grep -q "^bad.idp:2:10: error: ']' expected" <<<"$out" && cmp -s "$tmp/chk/bad.idp" "$tmp/bad.orig"; then
   ok "fmt leaves a file with syntax errors alone"
 else not_ok "fmt leaves a file with syntax errors alone" "exit $rc" "$out"; fi
 exit 0

@@ -6,12 +6,22 @@
 
 fx *F;
 
+void unit_fail(const char *file, int line, const char *fmt, ...) {
+  static char msg[1 << 16];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  _assert_true(0, msg, file, line);
+}
+
 int fx_setup(void **state) {
   (void)state;
   F = calloc(1, sizeof *F);
   if (!F) return -1;
   idp_arena_init(&F->arena);
   idp_diags_init(&F->diags);
+  idp_diags_init(&F->diags2);
   return 0;
 }
 
@@ -19,9 +29,9 @@ int fx_teardown(void **state) {
   (void)state;
   if (!F) return 0;
   idp_diags_free(&F->diags);
+  idp_diags_free(&F->diags2);
   idp_arena_free(&F->arena);
   for (size_t i = 0; i < F->nsrcs; i++) idp_source_free(F->srcs[i]);
-  free(F->out);
   free(F);
   F = NULL;
   return 0;
@@ -44,21 +54,23 @@ idp_file *parse_str(const char *path, const char *text, unsigned *errors) {
   return f;
 }
 
-const char *diags_text(void) {
-  free(F->out);
-  F->out = NULL;
+const char *diags_text_of(idp_diags *d) {
+  char *buf = NULL;
   size_t len = 0;
-  FILE *out = open_memstream(&F->out, &len);
+  FILE *out = open_memstream(&buf, &len);
   assert_non_null(out);
-  idp_diags_print(&F->diags, out);
+  idp_diags_print(d, out);
   fclose(out);
-  return F->out;
+  char *copy = idp_arena_strndup(&F->arena, buf, len);
+  free(buf);
+  return copy;
 }
+
+const char *diags_text(void) { return diags_text_of(&F->diags); }
 
 void expect_errors(unsigned n) {
   if (F->diags.errors != n) {
-    print_message("expected %u error(s), got %u:\n%s", n, F->diags.errors, diags_text());
-    fail();
+    FAIL("expected %u error(s), got %u:\n%s", n, F->diags.errors, diags_text());
   }
 }
 
@@ -80,8 +92,7 @@ idp_item *body_item(const idp_body *b, size_t i) {
   idp_item *it = b->first;
   for (size_t k = 0; it && k < i; k++) it = it->next;
   if (!it) {
-    print_message("body has %zu item(s), wanted item %zu\n", b->n, i);
-    fail();
+    FAIL("body has %zu item(s), wanted item %zu", b->n, i);
   }
   return it;
 }
@@ -89,8 +100,7 @@ idp_item *body_item(const idp_body *b, size_t i) {
 idp_expr *body_attr(const idp_body *b, const char *name) {
   for (idp_item *it = b->first; it; it = it->next)
     if (it->kind == IDP_ITEM_ATTR && strcmp(it->name, name) == 0) return it->value;
-  print_message("no attribute '%s'\n", name);
-  fail();
+  FAIL("no attribute '%s'", name);
   return NULL;
 }
 
@@ -122,8 +132,7 @@ void assert_number(const idp_expr *e, double v) {
   assert_non_null(e);
   assert_string_equal(idp_expr_kind_name(e->kind), idp_expr_kind_name(IDP_E_NUMBER));
   if (e->u.number != v) {
-    print_message("number %.17g != %.17g\n", e->u.number, v);
-    fail();
+    FAIL("number %.17g != %.17g", e->u.number, v);
   }
 }
 

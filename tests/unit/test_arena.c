@@ -7,7 +7,7 @@
 
 static void arena_many_allocations_do_not_overlap(void **state) {
   (void)state;
-  enum { N = 20000 };
+  enum { N = 100000 }; /* ~6 MB: grows through doubling chunks to the largest size */
   idp_arena a;
   idp_arena_init(&a);
   unsigned char **p = malloc(N * sizeof *p);
@@ -66,9 +66,16 @@ static void arena_zero_and_huge_allocations(void **state) {
   for (size_t i = 0; i < big; i++)
     if (h[i]) zero = false;
   memset(h, 1, big);
-  /* A small allocation after it still works. */
+  /* Bigger than the largest chunk size. */
+  size_t huge = 5u << 20;
+  unsigned char *g = idp_arena_alloc(&a, huge);
+  bool gzero = g[0] == 0 && g[huge - 1] == 0;
+  memset(g, 2, huge);
+  /* A small allocation after them still works and overlaps neither. */
   char *s = idp_arena_strndup(&a, "after", 5);
-  bool ok = z1 && z2 && z1 != z2 && zero && strcmp(s, "after") == 0 && a.total >= big;
+  bool apart = (s + 6 <= (char *)h || s >= (char *)h + big) && (s + 6 <= (char *)g || s >= (char *)g + huge);
+  bool ok = z1 && z2 && z1 != z2 && zero && gzero && apart && strcmp(s, "after") == 0 && h[big - 1] == 1 &&
+            g[huge - 1] == 2 && a.total >= big + huge;
   idp_arena_free(&a);
   assert_true(ok);
 }
@@ -105,6 +112,40 @@ static void arena_sprintf_formats_short_and_long(void **state) {
   assert_true(ok);
 }
 
+static void arena_restore_rolls_back_to_the_mark(void **state) {
+  (void)state;
+  idp_arena a;
+  idp_arena_init(&a);
+  char *keep = idp_arena_strndup(&a, "kept", 4);
+  idp_arena_mark m = idp_arena_save(&a);
+  void *first = idp_arena_alloc(&a, 32);
+  size_t total = a.total;
+  /* Fill several chunks, then roll back: they are freed (ASan sees any leak) and the next
+   * allocation reuses the place of the first one after the mark. */
+  for (int i = 0; i < 1000; i++) idp_arena_alloc(&a, 4096);
+  bool grew = a.total > total;
+  idp_arena_restore(&a, m);
+  bool back = a.total == total && a.head == m.head;
+  void *again = idp_arena_alloc(&a, 32);
+  bool same = again == first && strcmp(keep, "kept") == 0;
+  /* Restoring to the mark of an empty arena frees everything. */
+  idp_arena b;
+  idp_arena_init(&b);
+  idp_arena_mark empty = idp_arena_save(&b);
+  for (int i = 0; i < 100; i++) idp_arena_alloc(&b, 10000);
+  idp_arena_restore(&b, empty);
+  bool b_empty = b.head == NULL && b.total == 0;
+  char *s = idp_arena_sprintf(&b, "%d", 42); /* still usable */
+  bool b_ok = strcmp(s, "42") == 0;
+  idp_arena_free(&b);
+  idp_arena_free(&a);
+  assert_true(grew);
+  assert_true(back);
+  assert_true(same);
+  assert_true(b_empty);
+  assert_true(b_ok);
+}
+
 int test_arena(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(arena_many_allocations_do_not_overlap),
@@ -112,6 +153,7 @@ int test_arena(void) {
       cmocka_unit_test(arena_zero_and_huge_allocations),
       cmocka_unit_test(arena_strndup_copies_exactly_n_bytes),
       cmocka_unit_test(arena_sprintf_formats_short_and_long),
+      cmocka_unit_test(arena_restore_rolls_back_to_the_mark),
   };
   return cmocka_run_group_tests_name("arena", tests, NULL, NULL);
 }

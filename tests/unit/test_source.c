@@ -7,8 +7,7 @@ static void lc(idp_source *src, uint32_t off, unsigned want_line, unsigned want_
   unsigned line = 0, col = 0;
   idp_source_linecol(src, off, &line, &col);
   if (line != want_line || col != want_col) {
-    print_message("offset %u: got %u:%u, want %u:%u\n", off, line, col, want_line, want_col);
-    fail();
+    FAIL("offset %u: got %u:%u, want %u:%u", off, line, col, want_line, want_col);
   }
 }
 

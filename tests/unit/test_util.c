@@ -101,7 +101,7 @@ static void util_buf_grows_and_stays_terminated(void **state) {
   assert_true(b.cap > b.len);
   assert_int_equal(b.data[b.len], '\0');
   for (int i = 0; i < 10000; i++)
-    if (b.data[i] != (char)('a' + i % 26)) fail_msg("byte %d is wrong after growth", i);
+    if (b.data[i] != (char)('a' + i % 26)) FAIL("byte %d is wrong after growth", i);
   idp_buf_free(&b);
   assert_null(b.data);
   assert_int_equal(b.len, 0);

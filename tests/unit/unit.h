@@ -31,6 +31,7 @@ int test_lexer(void);
 int test_parser(void);
 int test_recovery(void);
 int test_validate(void);
+int test_stream(void);
 int test_baseline(void);
 
 /* --- fixture (support.c) ----------------------------------------------------------------- */
@@ -40,9 +41,9 @@ enum { FX_MAX_SOURCES = 16 };
 typedef struct fx {
   idp_arena arena;                     /* trees and test scratch */
   idp_diags diags;                     /* every diagnostic of the test */
+  idp_diags diags2;                    /* a second set, to compare two ways of doing the same */
   idp_source *srcs[FX_MAX_SOURCES];    /* sources made by the test, freed in teardown */
   size_t nsrcs;
-  char *out;                           /* last diags_text() output (malloc'd by open_memstream) */
 } fx;
 
 extern fx *F;
@@ -52,6 +53,11 @@ int fx_teardown(void **state);
 /* A cmocka test with the fixture. */
 #define FX_TEST(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 
+/* Fails the test with a formatted message. The message goes through cmocka's own error buffer,
+ * so it is printed with the test's `not ok` line (print_error and fail_msg go to stderr at once). */
+void unit_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define FAIL(...) unit_fail(__FILE__, __LINE__, __VA_ARGS__)
+
 /* A source owned by the fixture. */
 idp_source *fx_source(const char *path, const char *text);
 /* Parses text (named path) and returns the tree; *errors gets the count (may be NULL). */
@@ -60,8 +66,9 @@ idp_file *parse_str(const char *path, const char *text, unsigned *errors);
 idp_file *parse_ok(const char *text);
 /* Token count of text through idp_scan_only; *errors gets the errors it reported (may be NULL). */
 size_t scan_count(const char *text, unsigned *errors);
-/* Prints the fixture's diagnostics and returns the text (owned by the fixture). */
+/* Prints the fixture's diagnostics (or d) and returns the text (an arena copy). */
 const char *diags_text(void);
+const char *diags_text_of(idp_diags *d);
 /* Fails the test, printing the diagnostics, unless exactly n errors were reported. */
 void expect_errors(unsigned n);
 
@@ -84,5 +91,6 @@ void assert_number(const idp_expr *e, double v);
 void assert_binary(const idp_expr *e, idp_op op);
 /* Asserts e is a string template of one literal part equal to s[0..n). */
 void assert_plain_string(const idp_expr *e, const char *s, size_t n);
+#define assert_plain(e, lit) assert_plain_string((e), (lit), sizeof(lit) - 1)
 
 #endif

@@ -14,6 +14,7 @@ int main(void) {
   failed += test_parser();
   failed += test_recovery();
   failed += test_validate();
+  failed += test_stream();
   failed += test_baseline();
   return failed ? 1 : 0;
 }
