@@ -1,7 +1,8 @@
 # idp - build, test, bench, fuzz.
 #
 #   make            build ./idp
-#   make test       unit + golden + stress tests, then all of them again under ASan and UBSan
+#   make test       unit, golden, fmt, cli, fuzz-replay and stress suites, then all of them again
+#                   under ASan and UBSan; ends with `tests: N passed, N failed, N skipped`
 #   make bench      front-end benchmark (writes a 50 MB spec under build/)
 #   make fuzz       run the libFuzzer harness for the parser (needs clang)
 #   make install    install idp into $(PREFIX)/bin
@@ -106,7 +107,9 @@ test: $(BUILD)/idp $(BUILD)/unit_tests $(BUILD)/fuzz_replay \
 # --- benchmark --------------------------------------------------------------------------------
 $(BUILD)/bench_frontend: $(BUILD)/obj/bench_frontend.o $(BUILD)/libidp.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-bench: $(BUILD)/idp $(BUILD)/bench_frontend
+$(BUILD)/genspec: $(BUILD)/obj/genspec.o
+	$(CC) $(CFLAGS) -o $@ $^
+bench: $(BUILD)/idp $(BUILD)/bench_frontend $(BUILD)/genspec
 	@tests/bench/run.sh $(BUILD)
 
 # --- fuzzing (clang + libFuzzer) --------------------------------------------------------------

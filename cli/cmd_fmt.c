@@ -103,8 +103,9 @@ static int show_diff(const char *path, const char *data, size_t len) {
     pid_t pid = fork();
     if (pid == 0) {
       idp_buf a = {0}, b = {0};
-      idp_buf_printf(&a, "a/%s", path);
-      idp_buf_printf(&b, "b/%s", path);
+      const char *sep = path[0] == '/' ? "" : "/"; /* a/x.idp, but a/tmp/x.idp for /tmp/x.idp */
+      idp_buf_printf(&a, "a%s%s", sep, path);
+      idp_buf_printf(&b, "b%s%s", sep, path);
       execlp("diff", "diff", "-u", "--label", a.data, "--label", b.data, path, tmp, (char *)NULL);
       _exit(127);
     }

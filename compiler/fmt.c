@@ -128,7 +128,14 @@ static void fmt_key(printer *p, const idp_map_entry *m, int level) {
   else fmt_expr(p, m->key, level);
 }
 
-static size_t key_width(const idp_map_entry *m) { return m->key->loc.end - m->key->loc.start; }
+/* Columns (code points) of source[a, b), for alignment. */
+static size_t columns(printer *p, uint32_t a, uint32_t b) {
+  size_t n = 0;
+  for (uint32_t i = a; i < b; i++) n += ((unsigned char)p->src[i] & 0xC0) != 0x80;
+  return n;
+}
+
+static size_t key_width(printer *p, const idp_map_entry *m) { return columns(p, m->key->loc.start, m->key->loc.end); }
 
 static void fmt_map(printer *p, const idp_expr *e, int level) {
   const idp_map_entry *first = e->u.map.entries;
@@ -159,7 +166,7 @@ static void fmt_map(printer *p, const idp_expr *e, int level) {
     if (!head && !had && has_blank(p, last, m->loc.start)) newline(p);
     if (!run_end || had) {
       /* A run of entries with aligned '=': until a blank line or an own-line comment. */
-      width = key_width(m);
+      width = key_width(p, m);
       run_end = m;
       size_t ci = p->ci;
       for (const idp_map_entry *n = m->next; n; n = n->next) {
@@ -167,7 +174,7 @@ static void fmt_map(printer *p, const idp_expr *e, int level) {
         bool own_line_comment = ci < p->nc && p->c[ci]->loc.start < n->loc.start &&
                                 !same_line(p, run_end->loc.end, p->c[ci]->loc.start);
         if (own_line_comment || has_blank(p, run_end->loc.end, n->loc.start)) break;
-        if (key_width(n) > width) width = key_width(n);
+        if (key_width(p, n) > width) width = key_width(p, n);
         run_end = n;
       }
     }
@@ -176,7 +183,7 @@ static void fmt_map(printer *p, const idp_expr *e, int level) {
       emit_verbatim(p, m->loc.start, m->loc.end);
     } else {
       fmt_key(p, m, level + 1);
-      for (size_t w = key_width(m); w < width; w++) put(p, " ", 1);
+      for (size_t w = key_width(p, m); w < width; w++) put(p, " ", 1);
       put(p, " = ", 3);
       fmt_expr(p, m->value, level + 1);
     }
@@ -292,9 +299,10 @@ static void fmt_header(printer *p, const idp_item *b) {
   }
 }
 
-static size_t header_width(const idp_item *b) {
+static size_t header_width(printer *p, const idp_item *b) {
   size_t w = strlen(b->name);
-  for (const idp_label *l = b->labels; l; l = l->next) w += 1 + (l->quoted ? l->loc.end - l->loc.start : strlen(l->name));
+  for (const idp_label *l = b->labels; l; l = l->next)
+    w += 1 + (l->quoted ? columns(p, l->loc.start, l->loc.end) : strlen(l->name));
   return w;
 }
 
@@ -315,7 +323,7 @@ static void fmt_body(printer *p, const idp_body *body, int level, uint32_t start
 
 static void fmt_block(printer *p, const idp_item *b, int level, size_t pad) {
   fmt_header(p, b);
-  for (size_t w = header_width(b); w < pad; w++) put(p, " ", 1);
+  for (size_t w = header_width(p, b); w < pad; w++) put(p, " ", 1);
   if (block_oneline(p, b)) {
     if (b->body.n == 0) {
       put(p, " {}", 3);
@@ -341,7 +349,7 @@ static void fmt_block(printer *p, const idp_item *b, int level, size_t pad) {
  * the widest name or header in it. A blank line or an own-line comment ends a run. */
 static const idp_item *run_of(printer *p, const idp_item *it, size_t *width) {
   bool attrs = it->kind == IDP_ITEM_ATTR;
-  *width = attrs ? strlen(it->name) : header_width(it);
+  *width = attrs ? strlen(it->name) : header_width(p, it);
   const idp_item *end = it;
   size_t ci = p->ci;
   for (const idp_item *n = it->next; n; n = n->next) {
@@ -350,7 +358,7 @@ static const idp_item *run_of(printer *p, const idp_item *it, size_t *width) {
     bool own_line_comment =
         ci < p->nc && p->c[ci]->loc.start < n->loc.start && !same_line(p, end->loc.end, p->c[ci]->loc.start);
     if (own_line_comment || has_blank(p, end->loc.end, n->loc.start)) break;
-    size_t w = attrs ? strlen(n->name) : header_width(n);
+    size_t w = attrs ? strlen(n->name) : header_width(p, n);
     if (w > *width) *width = w;
     end = n;
   }

@@ -5,47 +5,75 @@
 
 #define N(a) (sizeof(a) / sizeof *(a))
 
+/* Fields not named are zero: no labels, repeatable, no child blocks. name_label and ref_label
+ * are always given, since 0 is a label index. */
 static const idp_block_spec lifecycle[] = {
-    {"lifecycle", 0, "", true, false, -1, false, false, NULL, 0},
+    {.kind = "lifecycle", .once = true, .name_label = -1, .ref_label = -1},
 };
 
 static const idp_block_spec provide_children[] = {
-    {"match", 0, "", true, false, -1, false, false, NULL, 0},
-    {"resource", 2, "DRIVER.KIND \"name\"", false, true, 1, false, false, lifecycle, N(lifecycle)},
-    {"outputs", 0, "", true, false, -1, false, true, NULL, 0},
+    {.kind = "match", .once = true, .name_label = -1, .ref_label = -1},
+    {.kind = "resource", .nlabels = 2, .labels = "DRIVER.KIND \"name\"", .dotted_first = true,
+     .name_label = 1, .ref_label = 1, .children = lifecycle, .nchildren = N(lifecycle)},
+    {.kind = "outputs", .once = true, .name_label = -1, .ref_label = -1},
 };
 
 static const idp_block_spec app_children[] = {
-    {"need", 1, "\"name\"", false, false, 0, true, false, NULL, 0},
-    {"variables", 0, "", true, false, -1, false, true, NULL, 0},
+    {.kind = "need", .nlabels = 1, .labels = "\"name\"", .name_label = 0, .ref_label = -1, .strict_name = true},
+    {.kind = "variables", .once = true, .name_label = -1, .ref_label = -1},
 };
 
 static const idp_block_spec stage_children[] = {
-    {"deploy", 0, "", true, false, -1, false, false, NULL, 0},
-    {"check", 1, "\"kind\"", false, false, -1, false, false, NULL, 0},
-    {"approval", 0, "", true, false, -1, false, false, NULL, 0},
-    {"wait", 0, "", false, false, -1, false, false, NULL, 0},
+    {.kind = "deploy", .once = true, .name_label = -1, .ref_label = -1},
+    {.kind = "check", .nlabels = 1, .labels = "\"kind\"", .name_label = -1, .ref_label = -1},
+    {.kind = "approval", .once = true, .name_label = -1, .ref_label = -1},
+    {.kind = "wait", .name_label = -1, .ref_label = -1},
 };
 
 static const idp_block_spec pipeline_children[] = {
-    {"trigger", 1, "\"kind\"", false, false, -1, false, false, NULL, 0},
-    {"stage", 1, "\"name\"", false, false, 0, false, false, stage_children, N(stage_children)},
+    {.kind = "trigger", .nlabels = 1, .labels = "\"kind\"", .name_label = -1, .ref_label = -1},
+    {.kind = "stage", .nlabels = 1, .labels = "\"name\"", .name_label = 0, .ref_label = -1,
+     .children = stage_children, .nchildren = N(stage_children)},
 };
 
 static const idp_block_spec top[] = {
-    {"integration", 2, "DRIVER \"name\"", false, false, 1, false, false, NULL, 0},
-    {"env_type", 1, "NAME", false, false, 0, false, false, NULL, 0},
-    {"env", 1, "\"name\"", false, false, 0, true, false, NULL, 0},
-    {"provide", 2, "TYPE \"name\"", false, false, -1, false, false, provide_children, N(provide_children)},
-    {"resource", 2, "DRIVER.KIND \"name\"", false, true, -1, false, false, lifecycle, N(lifecycle)},
-    {"app", 1, "\"name\"", false, false, 0, true, false, app_children, N(app_children)},
-    {"pipeline", 1, "\"name\"", false, false, 0, false, false, pipeline_children, N(pipeline_children)},
-    {"var", 1, "\"name\"", false, false, 0, false, false, NULL, 0},
-    {"output", 1, "\"name\"", false, false, 0, false, false, NULL, 0},
-    {"use", 1, "\"module\"", false, false, 0, false, false, NULL, 0},
+    {.kind = "integration", .nlabels = 2, .labels = "DRIVER \"name\"", .name_label = 1, .ref_label = 1},
+    {.kind = "env_type", .nlabels = 1, .labels = "NAME", .name_label = 0, .ref_label = 0},
+    {.kind = "env", .nlabels = 1, .labels = "\"name\"", .name_label = 0, .ref_label = -1, .strict_name = true},
+    {.kind = "provide", .nlabels = 2, .labels = "TYPE \"name\"", .name_label = -1, .ref_label = -1,
+     .children = provide_children, .nchildren = N(provide_children)},
+    {.kind = "resource", .nlabels = 2, .labels = "DRIVER.KIND \"name\"", .dotted_first = true, .name_label = -1,
+     .ref_label = 1, .children = lifecycle, .nchildren = N(lifecycle)},
+    {.kind = "app", .nlabels = 1, .labels = "\"name\"", .name_label = 0, .ref_label = -1, .strict_name = true,
+     .children = app_children, .nchildren = N(app_children)},
+    {.kind = "pipeline", .nlabels = 1, .labels = "\"name\"", .name_label = 0, .ref_label = -1,
+     .children = pipeline_children, .nchildren = N(pipeline_children)},
+    {.kind = "var", .nlabels = 1, .labels = "\"name\"", .name_label = 0, .ref_label = 0},
+    {.kind = "output", .nlabels = 1, .labels = "\"name\"", .name_label = 0, .ref_label = -1},
+    {.kind = "use", .nlabels = 1, .labels = "\"module\"", .name_label = 0, .ref_label = -1},
 };
 
-const idp_block_spec idp_schema_file = {"file", 0, "", false, false, -1, false, false, top, N(top)};
+const idp_block_spec idp_schema_file = {
+    .kind = "file", .name_label = -1, .ref_label = -1, .children = top, .nchildren = N(top)};
+
+/* What `app.X` reads of the current app: an app cannot be named like one of them, or
+ * `app.NAME.need...` (another app) and `app.X` could not be told apart. */
+static const char *const app_attrs[] = {"name", "image", "port", "variables"};
+
+bool idp_schema_reserved_app_name(const char *name) {
+  for (size_t i = 0; i < N(app_attrs); i++)
+    if (strcmp(app_attrs[i], name) == 0) return true;
+  return false;
+}
+
+bool idp_schema_valid_ident(const char *name) {
+  if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z') || name[0] == '_')) return false;
+  for (const char *p = name; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+          *p == '-'))
+      return false;
+  return true;
+}
 
 const idp_block_spec *idp_schema_child(const idp_block_spec *parent, const char *kind) {
   for (size_t i = 0; i < parent->nchildren; i++)

@@ -16,7 +16,8 @@ struct idp_block_spec {
   bool dotted_first;              /* the first label is DRIVER.KIND */
   int name_label;                 /* index of the label naming it (unique per parent), or -1 */
   bool strict_name;               /* that name follows decision 1: ^[a-z][a-z0-9-]{0,29}$ */
-  bool attrs_free;                /* attributes are user names (variables { ... }), not settings */
+  int ref_label;                  /* index of the label references use as a name (integration.NAME),
+                                     which must then be an identifier; -1 if none */
   const idp_block_spec *children; /* block kinds allowed inside */
   size_t nchildren;
 };
@@ -25,6 +26,10 @@ struct idp_block_spec {
 extern const idp_block_spec idp_schema_file;
 
 const idp_block_spec *idp_schema_child(const idp_block_spec *parent, const char *kind);
+/* Whether name can stand in a reference: an identifier as the lexer reads one. */
+bool idp_schema_valid_ident(const char *name);
+/* Whether an app may not take this name (it is one of the attributes `app.X` reads). */
+bool idp_schema_reserved_app_name(const char *name);
 /* Decision 1: env, app and need names. */
 bool idp_schema_valid_name(const char *name);
 

@@ -139,6 +139,12 @@ static void check_block(validator *v, idp_source *src, const idp_block_spec *par
       } else if (spec->strict_name && (int)i == spec->name_label && !idp_schema_valid_name(l->name)) {
         idp_diag_error(v->diags, src, l->loc, "invalid %s name '%s'", b->name, l->name);
         idp_diag_hint(v->diags, "names are 1 to 30 lowercase letters, digits and '-', starting with a letter");
+      } else if ((int)i == spec->ref_label && !idp_schema_valid_ident(l->name)) {
+        idp_diag_error(v->diags, src, l->loc, "%s name '%s' cannot be used in a reference", b->name, l->name);
+        idp_diag_hint(v->diags, "use letters, digits, '_' and '-', starting with a letter or '_'");
+      } else if (spec == idp_schema_child(&idp_schema_file, "app") && idp_schema_reserved_app_name(l->name)) {
+        idp_diag_error(v->diags, src, l->loc, "an app cannot be named '%s'", l->name);
+        idp_diag_hint(v->diags, "app.%s means this app's %s; choose another name", l->name, l->name);
       }
     }
   }

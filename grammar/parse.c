@@ -57,8 +57,10 @@ static void parser_init(idp_parser *P, idp_source *src, idp_arena *arena, idp_di
   yyscan_t scanner;
   idp_yylex_init_extra(lx, &scanner);
   lx->scanner = scanner;
-  /* Scan in place: the source ends in the two NULs flex wants. */
-  idp_yy_scan_buffer(src->text, src->len + 2, scanner);
+  /* Scan in place: the source ends in the two NULs flex wants. A UTF-8 byte order mark, which
+   * some editors write, is skipped (offsets still count from the file's first byte). */
+  size_t bom = src->len >= 3 && memcmp(src->text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+  idp_yy_scan_buffer(src->text + bom, src->len - bom + 2, scanner);
 }
 
 static void parser_done(idp_parser *P) {

@@ -1,12 +1,19 @@
-/* fuzz_parser.c - libFuzzer entry point for the front end: scan, parse, validate and print the
- * diagnostics of one input. Built with clang -fsanitize=fuzzer by `make fuzz`, and linked with
- * replay.c into fuzz_replay so that the corpus runs as a regression test under gcc too.
+/* fuzz_parser.c - libFuzzer entry point for the front end. Built with clang -fsanitize=fuzzer by
+ * `make fuzz`, and linked with replay.c into fuzz_replay so that the corpus runs as a regression
+ * test under gcc too.
+ *
+ * Each input goes through the three ways in: the raw scanner (idp_scan_only); the whole tree
+ * (idp_parse, then idp_validate); and the streamed parse the CLI uses (idp_parse_stream with each
+ * top-level item handed to the validator, then dropped). The diagnostics are printed to /dev/null
+ * (the printing code is fuzzed too), and the tree and stream runs must report errors on the same
+ * lines: a difference means that dropping the streamed items lost or changed something, and aborts.
  *
  * A form feed byte splits the input into two files of one spec, so that checks across files
- * (duplicates declared in another file, diagnostics sorted by file) are fuzzed too. */
+ * (duplicates declared in another file, diagnostics sorted by file) are fuzzed as well. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../compiler/arena.h"
@@ -19,11 +26,121 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { MAX_INPUT = 1 << 20 }; /* larger inputs only slow the fuzzer down */
 
-/* Diagnostics are printed (the printing code is fuzzed as well) into a sink opened once. */
+/* Diagnostics are printed into a sink opened once. */
 static FILE *sink(void) {
   static FILE *out;
   if (!out) out = fopen("/dev/null", "w");
   return out;
+}
+
+static void print_diags(idp_diags *d) {
+  FILE *out = sink();
+  if (!out) return;
+  idp_diags_print(d, out);
+  fflush(out);
+}
+
+/* --- comparing two runs ---------------------------------------------------------------------
+ * Errors are reported in another order by the two runs (the stream interleaves syntax errors and
+ * check errors), and diag.c keeps one error per line, the first that came; so which message a line
+ * gets may differ, but the lines that get an error must not. */
+typedef struct {
+  const char *path;
+  unsigned line;
+} eline;
+
+static int cmp_eline(const void *pa, const void *pb) {
+  const eline *a = pa, *b = pb;
+  int c = strcmp(a->path, b->path);
+  if (c) return c;
+  return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* The distinct (file, line) places of the errors kept, sorted; returns how many. */
+static size_t error_lines(const idp_diags *d, eline **out) {
+  eline *r = malloc((d->n ? d->n : 1) * sizeof *r);
+  if (!r) abort();
+  size_t n = 0;
+  for (size_t i = 0; i < d->n; i++) {
+    const idp_diag *g = &d->v[i];
+    if (g->sev != IDP_SEV_ERROR) continue;
+    unsigned line = 0, col = 0;
+    if (g->src) idp_source_linecol(g->src, g->loc.start, &line, &col);
+    r[n].path = g->src ? g->src->path : "";
+    r[n++].line = line;
+  }
+  qsort(r, n, sizeof *r, cmp_eline);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (k == 0 || cmp_eline(&r[k - 1], &r[i]) != 0) r[k++] = r[i];
+  *out = r;
+  return k;
+}
+
+static void same_error_lines(const idp_diags *tree, const idp_diags *stream) {
+  /* Past IDP_DIAG_MAX, which errors are kept depends on the order they came in. */
+  if (tree->dropped || stream->dropped) return;
+  eline *a, *b;
+  size_t na = error_lines(tree, &a), nb = error_lines(stream, &b);
+  size_t i = 0;
+  while (i < na && i < nb && cmp_eline(&a[i], &b[i]) == 0) i++;
+  if (i < na || i < nb) {
+    fprintf(stderr, "fuzz_parser: the tree and stream runs report errors on different lines\n");
+    if (i < na) fprintf(stderr, "  tree has %s:%u\n", a[i].path, a[i].line);
+    if (i < nb) fprintf(stderr, "  stream has %s:%u\n", b[i].path, b[i].line);
+    abort();
+  }
+  free(a);
+  free(b);
+}
+
+/* --- the three runs ---------------------------------------------------------------------------- */
+static void run_scan(idp_source *src) {
+  idp_arena arena;
+  idp_arena_init(&arena);
+  idp_diags diags;
+  idp_diags_init(&diags);
+  idp_scan_only(src, &arena, &diags);
+  idp_diags_free(&diags);
+  idp_arena_free(&arena);
+}
+
+static void run_tree(idp_source **src, size_t nsrc, idp_diags *diags) {
+  idp_arena arena;
+  idp_arena_init(&arena);
+  idp_file *files[2] = {NULL, NULL};
+  size_t nfiles = 0;
+  for (size_t i = 0; i < nsrc; i++) {
+    idp_file *f = NULL;
+    idp_parse(src[i], &arena, diags, &f);
+    if (f) files[nfiles++] = f;
+  }
+  idp_validate(files, nfiles, diags);
+  print_diags(diags);
+  idp_arena_free(&arena);
+}
+
+typedef struct {
+  idp_validator *v;
+  idp_source *src;
+} stream_ctx;
+
+static void on_item(idp_item *item, void *payload) {
+  stream_ctx *ctx = payload;
+  idp_validator_item(ctx->v, ctx->src, item);
+}
+
+static void run_stream(idp_source **src, size_t nsrc, idp_diags *diags) {
+  idp_arena arena;
+  idp_arena_init(&arena);
+  stream_ctx ctx = {idp_validator_new(diags), NULL};
+  for (size_t i = 0; i < nsrc; i++) {
+    ctx.src = src[i];
+    idp_parse_stream(src[i], &arena, diags, on_item, &ctx);
+  }
+  idp_validator_free(ctx.v);
+  print_diags(diags);
+  idp_arena_free(&arena);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -36,37 +153,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t nsrc = 1;
   if (ff) src[nsrc++] = idp_source_from_string("b.idp", ff + 1, size - len1 - 1);
 
-  /* The raw scanner on its own: it must end and free what it took, whatever the input. */
-  {
-    idp_arena arena;
-    idp_arena_init(&arena);
-    idp_diags diags;
-    idp_diags_init(&diags);
-    idp_scan_only(src[0], &arena, &diags);
-    idp_diags_free(&diags);
-    idp_arena_free(&arena);
-  }
+  run_scan(src[0]);
 
-  idp_arena arena;
-  idp_arena_init(&arena);
-  idp_diags diags;
-  idp_diags_init(&diags);
-  idp_file *files[2] = {NULL, NULL};
-  size_t nfiles = 0;
-  for (size_t i = 0; i < nsrc; i++) {
-    idp_file *f = NULL;
-    idp_parse(src[i], &arena, &diags, &f);
-    if (f) files[nfiles++] = f;
-  }
-  idp_validate(files, nfiles, &diags);
-  FILE *out = sink();
-  if (out) {
-    idp_diags_print(&diags, out);
-    fflush(out);
-  }
+  idp_diags tree, stream;
+  idp_diags_init(&tree);
+  idp_diags_init(&stream);
+  run_tree(src, nsrc, &tree);
+  run_stream(src, nsrc, &stream);
+  same_error_lines(&tree, &stream);
+  idp_diags_free(&tree);
+  idp_diags_free(&stream);
 
-  idp_diags_free(&diags);
-  idp_arena_free(&arena);
   for (size_t i = 0; i < nsrc; i++) idp_source_free(src[i]);
   return 0;
 }
