@@ -105,10 +105,13 @@ test: $(BUILD)/idp $(BUILD)/unit_tests $(BUILD)/fuzz_replay \
 	@tests/run.sh $(BUILD) $(BUILD)/san
 
 # --- benchmark --------------------------------------------------------------------------------
+# genspec (standalone) writes the spec; bench_frontend times scan, parse + validate and the stream.
 $(BUILD)/bench_frontend: $(BUILD)/obj/bench_frontend.o $(BUILD)/libidp.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) '  LD     $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/genspec: $(BUILD)/obj/genspec.o
-	$(CC) $(CFLAGS) -o $@ $^
+	$(say) '  LD     $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
 bench: $(BUILD)/idp $(BUILD)/bench_frontend $(BUILD)/genspec
 	@tests/bench/run.sh $(BUILD)
 

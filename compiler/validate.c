@@ -154,19 +154,31 @@ static void check_block(validator *v, idp_source *src, const idp_block_spec *par
 
 /* The key under which a block must be unique in its parent, or NULL when it need not be. Keys
  * start with \x1e so that no attribute name can equal them. *shown is the name for messages. */
+/* "\x1e" a "\x1f" b "\x1f" c in the validator's arena (b, c may be NULL); no printf on this path. */
+static const char *make_key(validator *v, const char *a, const char *b, const char *c) {
+  size_t la = strlen(a), lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
+  char *k = idp_arena_alloc(&v->arena, la + lb + lc + 4), *p = k;
+  *p++ = '\x1e';
+  memcpy(p, a, la), p += la;
+  if (b) *p++ = '\x1f', memcpy(p, b, lb), p += lb;
+  if (c) *p++ = '\x1f', memcpy(p, c, lc), p += lc;
+  *p = '\0';
+  return k;
+}
+
 static const char *block_key(validator *v, const idp_block_spec *spec, const idp_item *b, const char **shown) {
   *shown = NULL;
   if (!spec || b->nlabels != spec->nlabels) return NULL;
-  if (spec->once) return idp_arena_sprintf(&v->arena, "\x1e%s", b->name);
+  if (spec->once) return make_key(v, b->name, NULL, NULL);
   if (spec->name_label >= 0) {
     const idp_label *l = b->labels;
     for (int i = 0; i < spec->name_label; i++) l = l->next;
     *shown = l->name;
-    return idp_arena_sprintf(&v->arena, "\x1e%s\x1f%s", b->name, l->name);
+    return make_key(v, b->name, l->name, NULL);
   }
   if (spec->nlabels == 2) {
-    *shown = idp_arena_sprintf(&v->arena, "%s \"%s\"", b->labels->name, b->labels->next->name);
-    return idp_arena_sprintf(&v->arena, "\x1e%s\x1f%s\x1f%s", b->name, b->labels->name, b->labels->next->name);
+    *shown = NULL; /* both labels name it: see dup_name */
+    return make_key(v, b->name, b->labels->name, b->labels->next->name);
   }
   return NULL;
 }
@@ -226,7 +238,8 @@ static void check_item(validator *v, idp_source *src, const idp_block_spec *spec
   else if (child->once)
     idp_diag_error(v->diags, src, it->name_loc, "'%s' may appear only once in '%s'", it->name, spec->kind);
   else
-    idp_diag_error(v->diags, src, it->name_loc, "duplicate %s '%s'", it->name, shown);
+    idp_diag_error(v->diags, src, it->name_loc, "duplicate %s '%s'", it->name,
+                   shown ? shown : idp_arena_sprintf(&v->arena, "%s \"%s\"", it->labels->name, it->labels->next->name));
   note_first(v, first, child ? "declared" : "set");
 }
 
