@@ -12,8 +12,8 @@ PREFIX   ?= /usr/local
 BUILD    ?= build
 CFLAGS   ?= -O2 -g
 WARN      = -std=c11 -Wall -Wextra -Werror
-CPPFLAGS += -D_GNU_SOURCE -Igrammar -Icompiler -I$(BUILD)/gen
-LDLIBS   ?=
+CPPFLAGS += -D_GNU_SOURCE -Igrammar -Icompiler -Iruntime -I$(BUILD)/gen
+LDLIBS   ?= -ljansson -lcrypto -lyaml
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -22,9 +22,9 @@ GEN_C  = $(BUILD)/gen/parser.c $(BUILD)/gen/lexer.c
 GEN_H  = $(BUILD)/gen/parser.h $(BUILD)/gen/lexer.h
 
 # The library: everything but main, shared by idp, the unit tests, the fuzzer and the benchmark.
-LIB_SRC = compiler/arena.c compiler/util.c compiler/source.c compiler/diag.c compiler/ast.c \
-          compiler/schema.c compiler/validate.c compiler/fmt.c grammar/parse.c
-CLI_SRC = cli/main.c cli/cmd_validate.c cli/cmd_fmt.c cli/files.c
+# Object files are named after their source's base name: names must be unique across folders.
+LIB_SRC = $(wildcard compiler/*.c) grammar/parse.c $(wildcard runtime/*.c) $(wildcard runtime/drivers/*.c)
+CLI_SRC = $(wildcard cli/*.c)
 
 # Generated code gets the same warnings, less the ones flex and bison trip by design.
 GEN_FLAGS = -Wno-unused-function -Wno-sign-compare -Wno-unused-parameter
@@ -50,6 +50,12 @@ $(1)/obj/%.o: compiler/%.c $(GEN_H) | $(1)/obj
 	$$(say) '  CC     $$@'
 	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: grammar/%.c $(GEN_H) | $(1)/obj
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: runtime/%.c $(GEN_H) | $(1)/obj
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: runtime/drivers/%.c $(GEN_H) | $(1)/obj
 	$$(say) '  CC     $$@'
 	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: cli/%.c $(GEN_H) | $(1)/obj
@@ -126,7 +132,7 @@ FUZZ_FLAGS    = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefi
 $(BUILD)/fuzz/fuzz_parser: tests/fuzz/fuzz_parser.c $(LIB_SRC) $(GEN_C) $(GEN_H)
 	mkdir -p $(BUILD)/fuzz
 	clang $(CPPFLAGS) -std=c11 -Wall -Wextra $(GEN_FLAGS) -g -O1 $(FUZZ_FLAGS) -o $@ \
-	  tests/fuzz/fuzz_parser.c $(LIB_SRC) $(GEN_C)
+	  tests/fuzz/fuzz_parser.c $(LIB_SRC) $(GEN_C) $(LDLIBS)
 fuzz: $(BUILD)/fuzz/fuzz_parser
 	mkdir -p $(BUILD)/fuzz/corpus
 	$< -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 -dict=tests/fuzz/idp.dict \
