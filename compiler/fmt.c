@@ -123,6 +123,18 @@ static void fmt_multiline_elems(printer *p, const idp_expr *first, uint32_t clos
   indent(p, level);
 }
 
+/* The elements of a list or the arguments of a call, between brackets printed by the caller. */
+static void fmt_elems(printer *p, const idp_expr *first, bool multiline, uint32_t close, int level) {
+  if (multiline && first) {
+    fmt_multiline_elems(p, first, close, level);
+    return;
+  }
+  for (const idp_expr *x = first; x; x = x->next) {
+    fmt_expr(p, x, level);
+    if (x->next) put(p, ", ", 2);
+  }
+}
+
 static void fmt_key(printer *p, const idp_map_entry *m, int level) {
   if (m->key->kind == IDP_E_TEMPLATE) fmt_template(p, m->key);
   else fmt_expr(p, m->key, level);
@@ -223,14 +235,7 @@ static void fmt_expr(printer *p, const idp_expr *e, int level) {
   case IDP_E_REF: puts_(p, e->u.ref.name); break;
   case IDP_E_LIST:
     put(p, "[", 1);
-    if (e->u.list.multiline && e->u.list.items) {
-      fmt_multiline_elems(p, e->u.list.items, e->loc.end - 1, level);
-    } else {
-      for (const idp_expr *x = e->u.list.items; x; x = x->next) {
-        fmt_expr(p, x, level);
-        if (x->next) put(p, ", ", 2);
-      }
-    }
+    fmt_elems(p, e->u.list.items, e->u.list.multiline, e->loc.end - 1, level);
     put(p, "]", 1);
     break;
   case IDP_E_MAP: fmt_map(p, e, level); break;
@@ -248,14 +253,7 @@ static void fmt_expr(printer *p, const idp_expr *e, int level) {
   case IDP_E_CALL:
     puts_(p, e->u.call.name);
     put(p, "(", 1);
-    if (e->u.call.multiline && e->u.call.args) {
-      fmt_multiline_elems(p, e->u.call.args, e->loc.end - 1, level);
-    } else {
-      for (const idp_expr *x = e->u.call.args; x; x = x->next) {
-        fmt_expr(p, x, level);
-        if (x->next) put(p, ", ", 2);
-      }
-    }
+    fmt_elems(p, e->u.call.args, e->u.call.multiline, e->loc.end - 1, level);
     put(p, ")", 1);
     break;
   case IDP_E_UNARY:
