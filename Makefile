@@ -13,7 +13,7 @@ BUILD    ?= build
 CFLAGS   ?= -O2 -g
 WARN      = -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE -Igrammar -Icompiler -Iruntime -I$(BUILD)/gen
-LDLIBS   ?= -ljansson -lcrypto -lyaml
+LDLIBS   ?= -ljansson -lcrypto -lyaml -lm
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
