@@ -8,6 +8,7 @@
 #include "../compiler/util.h"
 #include "../compiler/validate.h"
 #include "../grammar/parse.h"
+#include "../runtime/drivers/driver.h"
 #include "cli.h"
 
 /* Each top-level block is checked as soon as it is parsed, then dropped: memory stays bounded
@@ -81,6 +82,7 @@ int idp_cmd_validate(int argc, char **argv) {
   idp_source **srcs = idp_xcalloc(npaths, sizeof *srcs);
   size_t nfiles = 0;
   stream_ctx ctx = {idp_validator_new(&diags), &diags, NULL, 0, 0, 0, false, 0, 0};
+  idp_validator_set_hook(ctx.v, idp_driver_check_block); /* resource and integration attributes */
   int rc = IDP_EXIT_OK;
   for (size_t i = 0; i < npaths; i++) {
     idp_source *src = idp_source_load(paths[i]);

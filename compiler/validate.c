@@ -25,6 +25,7 @@ struct idp_validator {
   seen_entry *tab;
   size_t cap, n;
   uint64_t next_scope;
+  idp_validator_hook hook; /* further checks of well-formed blocks, or NULL */
 };
 typedef struct idp_validator validator;
 
@@ -94,23 +95,26 @@ static void suggest(validator *v, const char *word, const idp_block_spec *parent
   if (n) idp_diag_hint(v->diags, "expected one of: %s", list);
 }
 
-static void check_block(validator *v, idp_source *src, const idp_block_spec *parent, const idp_item *b) {
+/* Returns whether the block's kind and labels are right (its body may still hold errors). */
+static bool check_block(validator *v, idp_source *src, const idp_block_spec *parent, const idp_item *b) {
   const idp_block_spec *spec = idp_schema_child(parent, b->name);
+  bool ok = spec != NULL;
   if (!spec) {
     if (parent == &idp_schema_file) {
       idp_diag_error(v->diags, src, b->name_loc, "unknown block kind '%s'", b->name);
     } else if (parent->nchildren == 0) {
       idp_diag_error(v->diags, src, b->name_loc, "'%s' takes no blocks, found '%s'", parent->kind, b->name);
       idp_diag_hint(v->diags, "set it as an attribute: %s = ...", b->name);
-      return;
+      return false;
     } else {
       idp_diag_error(v->diags, src, b->name_loc, "unknown block kind '%s' in '%s'", b->name, parent->kind);
     }
     suggest(v, b->name, parent);
-    return;
+    return false;
   }
 
   /* Labels. */
+  unsigned errors = v->diags->errors;
   if (b->nlabels != spec->nlabels) {
     idp_loc at = b->name_loc;
     if (b->nlabels > spec->nlabels) {
@@ -149,7 +153,10 @@ static void check_block(validator *v, idp_source *src, const idp_block_spec *par
     }
   }
 
+  ok = v->diags->errors == errors;
+
   check_body(v, src, spec, &b->body, ++v->next_scope);
+  return ok;
 }
 
 /* The key under which a block must be unique in its parent, or NULL when it need not be. Keys
@@ -201,12 +208,16 @@ static void dupset_init(dupset *d, uint64_t scope, size_t nitems) {
   d->n = 0;
 }
 
+static void check_dup(validator *v, idp_source *src, const idp_block_spec *spec, const idp_item *it,
+                      const idp_block_spec *child, const char *key, const char *shown, dupset *d);
+
 static void check_item(validator *v, idp_source *src, const idp_block_spec *spec, const idp_item *it, dupset *d) {
   const char *key, *shown = NULL;
   const idp_block_spec *child = NULL;
+  bool well_formed = false;
   if (it->kind == IDP_ITEM_BLOCK) {
     child = idp_schema_child(spec, it->name);
-    check_block(v, src, spec, it);
+    well_formed = check_block(v, src, spec, it);
     key = block_key(v, child, it, &shown);
   } else if (spec == &idp_schema_file) {
     idp_diag_error(v->diags, src, it->name_loc, "attribute '%s' outside of any block", it->name);
@@ -215,6 +226,13 @@ static void check_item(validator *v, idp_source *src, const idp_block_spec *spec
   } else {
     key = it->name;
   }
+  check_dup(v, src, spec, it, child, key, shown, d);
+  /* After the duplicate check: on a duplicate's header line, the duplicate is what is reported. */
+  if (well_formed && v->hook) v->hook(v->diags, src, spec->kind, it);
+}
+
+static void check_dup(validator *v, idp_source *src, const idp_block_spec *spec, const idp_item *it,
+                      const idp_block_spec *child, const char *key, const char *shown, dupset *d) {
   if (!key) return;
   const seen_entry *first = NULL;
   seen_entry found;
@@ -256,6 +274,8 @@ idp_validator *idp_validator_new(idp_diags *diags) {
   idp_arena_init(&v->arena);
   return v;
 }
+
+void idp_validator_set_hook(idp_validator *v, idp_validator_hook hook) { v->hook = hook; }
 
 void idp_validator_item(idp_validator *v, idp_source *src, const idp_item *top) {
   dupset d;

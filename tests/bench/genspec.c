@@ -37,7 +37,6 @@ static void emit(const char *fmt, ...) {
   if (n > 0) written += (uint64_t)n;
 }
 
-static const char *const drivers[] = {"powerdns", "postgres", "oci_registry", "kubernetes", "gitops"};
 static const char *const words[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
                                     "golf", "hotel", "india", "juliet", "kilo", "lima"};
 static const char *const levels[] = {"debug", "info", "warn", "error"};
@@ -60,11 +59,10 @@ static void integrations(unsigned g) {
   emit("  api_key   = secret(env(\"PDNS_API_KEY\"))\n");
   emit("  server_id = \"localhost\"\n}\n\n");
   emit("integration postgres \"pg-%u\" {\n  dsn = secret(env(\"PG_ADMIN_DSN\"))  # superuser\n}\n\n", g);
-  const char *d = drivers[pick(N(drivers))];
-  emit("integration %s \"extra-%u\" {\n", d, g);
-  emit("  url     = env(\"EXTRA_URL\", \"http://127.0.0.1:5000\")\n");
-  emit("  timeout = %u\n", 5 + pick(55));
-  emit("  labels  = { team = \"%s\", tier = %u }\n}\n\n", word(), pick(3));
+  emit("integration http \"extra-%u\" {\n", g);
+  emit("  base_url = env(\"EXTRA_URL\", \"http://127.0.0.1:5000\")\n");
+  emit("  timeout  = %u\n", 5 + pick(55));
+  emit("  headers  = { team = \"%s\", tier = \"%u\" }\n}\n\n", word(), pick(3));
 }
 
 static void env_types(unsigned g) {
@@ -91,7 +89,7 @@ static void provides(unsigned g) {
   emit("  resource postgres.role \"owner\" {\n");
   emit("    server   = integration.pg-%u\n    name     = \"${app.name}_${env.name}\"\n", g);
   emit("    password = resource.pw.value\n    login    = true\n");
-  emit("    limit    = env.name == \"prod-%u\" ? %u : -1\n  }\n", g, 10 + pick(50));
+  emit("    connection_limit = env.name == \"prod-%u\" ? %u : -1\n  }\n", g, 10 + pick(50));
   emit("  resource postgres.database \"db\" {\n    server = integration.pg-%u\n", g);
   emit("    name   = \"${app.name}_${env.name}\"\n    owner  = resource.owner.name\n  }\n");
   emit("  outputs {\n    host     = integration.pg-%u.host\n    port     = integration.pg-%u.port\n", g, g);

@@ -121,7 +121,7 @@ valid_spec() {
     n = 0; size = 0
     while (size < target) {
       s = sprintf("# block group %d\n", n)
-      s = s sprintf("integration postgres \"pg-%d\" {\n  dsn  = secret(env(\"PG_DSN_%d\"))\n  port = %d\n}\n\n", n, n, 5432 + n % 100)
+      s = s sprintf("integration postgres \"pg-%d\" {\n  dsn = secret(env(\"PG_DSN_%d\"))\n}\n\n", n, n)
       s = s sprintf("env_type t%d {\n  replicas = %d\n  dns_zone = powerdns.zone.z%d.name\n}\n\n", n, n % 5 + 1, n)
       s = s sprintf("env \"e%d\" { type = \"t%d\" }\n\n", n, n)
       s = s sprintf("provide postgres \"p%d\" {\n  match { env_type = \"t%d\" }\n", n, n)
