@@ -23,5 +23,7 @@ void idp_unknown_flag(const char *cmd, const char *arg, const char *const *known
 
 int idp_cmd_validate(int argc, char **argv);
 int idp_cmd_fmt(int argc, char **argv);
+int idp_cmd_describe(int argc, char **argv);
+int idp_cmd_state(int argc, char **argv);
 
 #endif

@@ -25,7 +25,8 @@ static const command commands[] = {
      "\n"
      "Parses every .idp file of each DIR (default: the current directory) and each FILE, and checks\n"
      "what can be checked without evaluating: block kinds and where they may appear, labels, names,\n"
-     "duplicate blocks across all the files, attributes set twice. Prints `N files, N blocks: valid`,\n"
+     "duplicate blocks across all the files, attributes set twice, and the attributes of resource\n"
+     "and integration blocks against their driver ('idp describe'). Prints `N files, N blocks: valid`,\n"
      "or every error found as file:line:col with the source line and a caret.\n"
      "\n"
      "Exit status: 0 valid, 1 errors found, 2 bad usage.\n"},
@@ -40,6 +41,43 @@ static const command commands[] = {
      "  -diff    change nothing; print a unified diff of what would change\n"
      "\n"
      "Exit status: 0 done (or nothing to change), 1 errors, 2 bad usage, 3 files would change (-check).\n"},
+    {"describe", idp_cmd_describe, "Show what a driver's integration and resource kinds take",
+     "Usage: idp describe [DRIVER | DRIVER.KIND]\n"
+     "       idp describe -markdown\n"
+     "\n"
+     "With DRIVER.KIND (powerdns.record), prints the resource kind's inputs (type, required,\n"
+     "default, whether it may take a secret, whether a change replaces the object) and outputs\n"
+     "(type, known only after apply, secret). With DRIVER (powerdns), prints its integration block's\n"
+     "inputs and outputs and lists its kinds. With no name, lists every driver and kind.\n"
+     "\n"
+     "  -markdown   print all of it as docs/drivers.md\n"
+     "\n"
+     "Exit status: 0 done, 1 no such driver or kind (with a suggestion), 2 bad usage.\n"},
+    {"state", idp_cmd_state, "List, show, remove or move resources in the state",
+     "Usage: idp state list [-env NAME]... [DIR]\n"
+     "       idp state show ADDR [-env NAME] [DIR]\n"
+     "       idp state rm ADDR... [-dir DIR] [-lock-timeout DURATION]\n"
+     "       idp state mv FROM TO [-dir DIR] [-lock-timeout DURATION]\n"
+     "\n"
+     "Works on the states of the spec directory DIR (default: the current directory), kept in\n"
+     "DIR/.idp/state/: one per environment and one shared by the top-level resources. An address\n"
+     "says which state it is in: env.E/... is environment E's, DRIVER.KIND.NAME the shared one.\n"
+     "\n"
+     "  list   every address, one per line, sorted (only environment NAME's with -env)\n"
+     "  show   one resource: driver, status, dependencies, inputs and outputs; secrets are shown\n"
+     "         as (secret). With -env NAME, ADDR may start at app.\n"
+     "  rm     forget resources (all or none): the real objects are left alone, and a later plan\n"
+     "         proposes to create them again\n"
+     "  mv     give a resource a new address in the same state (never onto an existing one); its\n"
+     "         secrets are sealed for its address, so one holding secrets needs IDP_STATE_KEY\n"
+     "\n"
+     "  -env NAME                the environment (list: repeatable)\n"
+     "  -dir DIR                 the spec directory\n"
+     "  -lock-timeout DURATION   rm, mv: wait this long for another run's lock (0, the default,\n"
+     "                           fails at once naming the holder; 10, 10s, 5m, 1h)\n"
+     "\n"
+     "The file format, locking and encryption are described in docs/state.md.\n"
+     "Exit status: 0 done, 1 errors (no such resource, locked, unreadable state), 2 bad usage.\n"},
     {"version", cmd_version, "Print the version", "Usage: idp version\n"},
     {"help", cmd_help, "Show help for idp or one command", "Usage: idp help [COMMAND]\n"},
 };

@@ -267,4 +267,308 @@ if [ -d "$baseline" ]; then
 else
   echo "ok - the design baseline validates # SKIP no baseline at $baseline"
 fi
+# --- describe: the driver schemas -------------------------------------------------------------------
+run help
+grep -qE "^  describe " <<<"$out" || why+=("the command list lacks 'describe'")
+report "help lists describe"
+
+run help describe
+expect_rc 0
+expect_out_starts "Usage: idp describe"
+expect_out_has "Exit status: 0 done, 1 no such driver or kind"
+report "'idp help describe' prints its usage with the exit statuses"
+
+run describe
+expect_rc 0
+expect_err_empty
+expect_out_starts "Drivers and their resource kinds"
+for k in powerdns.zone powerdns.record postgres.role postgres.database random.password gitops.deployment \
+  kubernetes.namespace kubernetes.deployment kubernetes.service kubernetes.ingress kubernetes.secret \
+  kubernetes.config_map kubernetes.manifest http.request oci_registry; do
+  grep -qE "^ +$k " <<<"$out" || why+=("the list lacks $k")
+done
+report "describe with no name lists every driver and kind"
+
+run describe powerdns.zone
+expect_rc 0
+expect_err_empty
+expect_out_starts "powerdns.zone: "
+grep -qE '^  NAME +TYPE +REQUIRED +DEFAULT +SECRET OK +REPLACES +DESCRIPTION$' <<<"$out" || why+=("no inputs header")
+grep -qE '^  server +integration\(powerdns\) +yes +- +no +yes +' <<<"$out" || why+=("server row wrong")
+grep -qE '^  nameservers +list\(string\) +no +\[\] +no +no +' <<<"$out" || why+=("nameservers row wrong (decision 13: in place)")
+grep -qE '^  kind +string +no +"Native" +no +no +' <<<"$out" || why+=("kind row wrong")
+grep -qE '^  NAME +TYPE +COMPUTED +SECRET +DESCRIPTION$' <<<"$out" || why+=("no outputs header")
+report "describe DRIVER.KIND prints the inputs and outputs tables"
+
+run describe random.password
+grep -qE '^  value +string +yes +yes +' <<<"$out" || why+=("value should be computed and secret")
+report "describe random.password: value is computed and secret"
+
+run describe postgres
+expect_rc 0
+expect_out_starts "postgres: "
+expect_out_has 'integration postgres "NAME" { ... }'
+grep -qE '^  dsn +string +yes +- +yes +' <<<"$out" || why+=("dsn should be required and take a secret")
+grep -qE '^  max_parallel +number +no +' <<<"$out" || why+=("max_parallel missing")
+grep -qE '^  host +string +no +no +' <<<"$out" || why+=("host should be a non-secret output")
+grep -qE '^  postgres.database +' <<<"$out" || why+=("the kinds list lacks postgres.database")
+report "describe DRIVER prints the integration's inputs, outputs and kinds"
+
+run describe random
+expect_rc 0
+expect_out_has "No integration block"
+report "describe of a driver without integration says so"
+
+run describe powerdns.zon
+expect_rc 1
+expect_out_empty
+expect_err_has "idp describe: error: no driver or resource kind 'powerdns.zon'"
+expect_err_has "hint: did you mean 'powerdns.zone'?"
+report "describe of an unknown kind: error with did-you-mean, exit 1"
+
+run describe postgress
+expect_rc 1
+expect_err_has "hint: did you mean 'postgres'?"
+report "describe of a misspelt driver: did-you-mean, exit 1"
+
+run describe xyzzy
+expect_rc 1
+expect_err_has "hint: run 'idp describe' for the list"
+report "describe of an unknown name without a close match points to 'idp describe', exit 1"
+
+run describe powerdns.zone powerdns.record
+expect_rc 2
+expect_out_empty
+expect_err_has "one name at a time"
+report "describe takes one name: two is a usage error, exit 2"
+
+run describe -frobnicate
+expect_rc 2
+expect_err_has "idp describe: error: unknown flag '-frobnicate'"
+report "describe: unknown flag, exit 2"
+
+run describe -markdown powerdns
+expect_rc 2
+report "describe -markdown takes no name, exit 2"
+
+# docs/drivers.md is `idp describe -markdown`: it cannot drift from the tables.
+run describe -markdown
+expect_rc 0
+if ! diff -u "$here/../../docs/drivers.md" - <<<"$out" >"$tmp/md.diff"; then
+  why+=("docs/drivers.md differs from 'idp describe -markdown' (regenerate it: idp describe -markdown > docs/drivers.md)")
+  err=$(head -20 "$tmp/md.diff")
+fi
+for k in powerdns.zone postgres.role kubernetes.deployment http.request; do
+  grep -qF "$(cd "$here/../.." && "$idp" describe "$k" | head -1)" "$here/../../docs/drivers.md" || why+=("docs/drivers.md lacks $k")
+done
+report "docs/drivers.md matches 'idp describe -markdown'"
+
+# --- validate: driver schemas --------------------------------------------------------------------
+printf 'resource powerdns.zone "z" {\n  server     = integration.dns\n  name       = "z."\n  nameserver = []\n}\n' >"$tmp/drv.idp"
+run validate "$tmp/drv.idp"
+expect_rc 1
+expect_err_has "error: unknown input 'nameserver' of powerdns.zone"
+expect_err_has "hint: did you mean 'nameservers'?"
+report "validate checks resource attributes against the driver schema"
+# --- state list|show|rm|mv ------------------------------------------------------------------------
+# A state written by hand: its one secret was sealed with the test key below (AES-256-GCM, bound to
+# the address and attribute), so mv can re-seal it. The plaintext must never appear.
+state_key=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+state_secret=hunter2-plaintext
+sd="$tmp/statedir"
+mkdir -p "$sd/.idp/state"
+cat >"$sd/.idp/state/dev.json" <<'JSON'
+{
+  "version": 1,
+  "lineage": "a247c78b-372f-4257-8cc7-8bf67589c364",
+  "serial": 1,
+  "env": "dev",
+  "resources": [
+    {
+      "address": "env.dev/app.shop/need.db/postgres.role.owner",
+      "driver": "postgres.role",
+      "status": "created",
+      "dependencies": [
+        "env.dev/app.shop/need.db/random.password.pw"
+      ],
+      "inputs": {
+        "password": {
+          "$secret": "v1:wIJER/+LGk/ppwmDJcR6Un1LpeqXnrKBmNnnnqXEHsUZOQ7Wm5oWhnYR7TntkpE="
+        },
+        "name": "shop_dev"
+      },
+      "outputs": {}
+    },
+    {
+      "address": "env.dev/app.shop/need.db/random.password.pw",
+      "driver": "random.password",
+      "status": "pending-create",
+      "dependencies": [],
+      "inputs": {},
+      "outputs": {}
+    }
+  ]
+}
+JSON
+cat >"$sd/.idp/state/_shared.json" <<'JSON'
+{"version": 1, "lineage": "0c1d4a55-2b43-4b7e-9a61-5b0b7a3c1e20", "serial": 4, "env": null, "resources": [
+  {"address": "powerdns.zone.dev-zone", "driver": "powerdns.zone", "status": "created", "dependencies": [],
+   "inputs": {"name": "dev.example.com.", "nameservers": ["ns1.example.com."]}, "outputs": {"id": 7}}]}
+JSON
+chmod 600 "$sd/.idp/state/"*.json
+state_file_ok() { ! grep -rqF -- "$state_secret" "$sd/.idp" || why+=("a state file holds the secret in plaintext"); }
+
+run state list "$sd"
+expect_rc 0
+expect_out_is "$(printf '%s\n' env.dev/app.shop/need.db/postgres.role.owner env.dev/app.shop/need.db/random.password.pw powerdns.zone.dev-zone)"
+expect_err_empty
+report "state list DIR: every address of every state, one per line, sorted"
+
+run -C "$sd" state list --env dev
+expect_rc 0
+expect_out_is "$(printf '%s\n' env.dev/app.shop/need.db/postgres.role.owner env.dev/app.shop/need.db/random.password.pw)"
+report "state list -env NAME: that environment's addresses only"
+
+run state list -env deve "$sd"
+expect_rc 1
+expect_err_has "no state for environment deve"
+expect_err_has "did you mean '-env dev'?"
+report "state list -env of an environment without state: error with a suggestion, exit 1"
+
+run state show env.dev/app.shop/need.db/postgres.role.owner "$sd"
+expect_rc 0
+expect_out_has "driver:       postgres.role"
+expect_out_has "status:       created"
+expect_out_has "  env.dev/app.shop/need.db/random.password.pw"
+expect_out_has 'password = (secret)'
+expect_out_has 'name     = "shop_dev"'
+grep -qF -- "$state_secret" <<<"$out$err" && why+=("show printed the secret")
+expect_err_empty
+report "state show: driver, status, dependencies, inputs; a secret as (secret), never its value"
+
+IDP_STATE_KEY=$state_key run -C "$sd" state show app.shop/need.db/postgres.role.owner -env dev
+expect_rc 0
+expect_out_has 'password = (secret)'
+grep -qF -- "$state_secret" <<<"$out$err" && why+=("show printed the secret although the key was set")
+report "state show -env NAME takes an address from app.; with the key set it still hides secrets"
+
+run state show powerdns.zone.dev-zone --dir "$sd"
+expect_rc 0
+expect_out_has "environment:  (shared"
+expect_out_has 'nameservers = ["ns1.example.com."]'
+expect_out_has "id = 7"
+report "state show of a top-level resource reads the shared state"
+
+run state show env.dev/app.shop/need.db/postgres.role.ownr "$sd"
+expect_rc 1
+expect_out_empty
+expect_err_has "no resource env.dev/app.shop/need.db/postgres.role.ownr"
+expect_err_has "did you mean env.dev/app.shop/need.db/postgres.role.owner?"
+report "state show of an unknown address: error with a suggestion, exit 1"
+
+run state show not-an-address "$sd"
+expect_rc 1
+expect_err_has "malformed address 'not-an-address'"
+report "state show of a malformed address says what an address looks like, exit 1"
+
+run -C "$sd" state mv env.dev/app.shop/need.db/postgres.role.owner env.dev/app.shop/need.db/postgres.role.admin
+expect_rc 1
+expect_err_has "holds secrets"
+expect_err_has "IDP_STATE_KEY"
+grep -q '"serial": 1,' "$sd/.idp/state/dev.json" || why+=("the state changed")
+report "state mv of a resource with secrets and no IDP_STATE_KEY: error with the recipe, nothing changed"
+
+IDP_STATE_KEY=$state_key run -C "$sd" state mv env.dev/app.shop/need.db/postgres.role.owner env.dev/app.shop/need.db/postgres.role.admin
+expect_rc 0
+expect_out_has "Moved env.dev/app.shop/need.db/postgres.role.owner to env.dev/app.shop/need.db/postgres.role.admin"
+grep -q '"serial": 2,' "$sd/.idp/state/dev.json" || why+=("serial not bumped to 2")
+grep -q 'a247c78b-372f-4257-8cc7-8bf67589c364' "$sd/.idp/state/dev.json" || why+=("lineage changed")
+grep -q 'postgres.role.admin' "$sd/.idp/state/dev.json" || why+=("the new address is not in the file")
+[ "$(stat -c %a "$sd/.idp/state/dev.json")" = 600 ] || why+=("state file mode is not 0600")
+[ -z "$(find "$sd/.idp/state" -name '.*tmp*')" ] || why+=("a temp file was left behind")
+state_file_ok
+report "state mv with the key: renamed, secret re-sealed, serial bumped, mode 0600, no temp file"
+
+run -C "$sd" state mv env.dev/app.shop/need.db/random.password.pw env.dev/app.shop/need.db/random.password.pw2 --lock-timeout=1s
+expect_rc 0
+grep -qF '"env.dev/app.shop/need.db/random.password.pw2"' "$sd/.idp/state/dev.json" || why+=("dependency not renamed")
+report "state mv without secrets needs no key; dependencies on it follow; --lock-timeout=1s is taken"
+
+IDP_STATE_KEY=$state_key run -C "$sd" state mv env.dev/app.shop/need.db/postgres.role.admin env.dev/app.shop/need.db/random.password.pw2
+expect_rc 1
+expect_err_has "random.password"
+IDP_STATE_KEY=$state_key run -C "$sd" state mv env.dev/app.shop/need.db/random.password.pw2 powerdns.zone.dev-zone
+expect_rc 1
+expect_err_has "different states"
+report "state mv refuses another driver kind and another state"
+
+run -C "$sd" state mv env.dev/app.shop/need.db/random.password.pw2 env.dev/app.shop/need.db/random.password.pw2
+expect_rc 0
+IDP_STATE_KEY=$state_key run -C "$sd" state mv powerdns.zone.dev-zone powerdns.zone.dev-zone
+expect_rc 0
+grep -q '"serial": 3,' "$sd/.idp/state/dev.json" || why+=("dev serial is no longer 3")
+grep -q '"serial": 4,' "$sd/.idp/state/_shared.json" || why+=("shared serial is no longer 4")
+report "state mv onto itself changes nothing"
+
+cp "$sd/.idp/state/_shared.json" "$tmp/shared.before"
+run state rm powerdns.zone.nope powerdns.zone.dev-zone -dir "$sd"
+expect_rc 1
+expect_err_has "no resource powerdns.zone.nope"
+expect_err_has "nothing was removed"
+cmp -s "$tmp/shared.before" "$sd/.idp/state/_shared.json" || why+=("the shared state changed")
+report "state rm with one unknown address removes nothing, exit 1"
+
+run state rm powerdns.zone.dev-zone env.dev/app.shop/need.db/random.password.pw2 -dir "$sd" -lock-timeout 2
+expect_rc 0
+expect_out_has "Removed powerdns.zone.dev-zone"
+expect_out_has "Removed 2 resources"
+run state list "$sd"
+expect_out_is "env.dev/app.shop/need.db/postgres.role.admin"
+grep -q '"serial": 5,' "$sd/.idp/state/_shared.json" || why+=("shared serial not bumped to 5")
+state_file_ok
+report "state rm across two states: both written, serials bumped"
+
+flock "$sd/.idp/state/dev.lock" sleep 5 &
+holder=$!
+sleep 0.3
+run state rm env.dev/app.shop/need.db/postgres.role.admin -dir "$sd"
+expect_rc 1
+expect_err_has "the state of environment dev is locked"
+expect_err_has "-lock-timeout"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+grep -q 'postgres.role.admin' "$sd/.idp/state/dev.json" || why+=("removed although locked")
+report "state rm on a locked state fails at once naming the lock, exit 1"
+
+run state rm env.dev/app.shop/need.db/postgres.role.admin -dir "$sd" -lock-timeout soon
+expect_rc 2
+expect_err_has "bad -lock-timeout 'soon'"
+report "a bad -lock-timeout is a usage error, exit 2"
+
+mkdir -p "$tmp/badstate/.idp/state"
+printf '{\n  "version": 1,\n  "lineage": oops\n}\n' >"$tmp/badstate/.idp/state/dev.json"
+cp "$tmp/badstate/.idp/state/dev.json" "$tmp/bad.before"
+run state list "$tmp/badstate"
+expect_rc 1
+expect_err_has ".idp/state/dev.json:3:"
+run state rm env.dev/app.a/need.b/x.y.z -dir "$tmp/badstate"
+expect_rc 1
+expect_err_has "malformed state file"
+cmp -s "$tmp/bad.before" "$tmp/badstate/.idp/state/dev.json" || why+=("the malformed file was changed")
+report "a malformed state is refused naming file:line:col and left byte for byte"
+
+printf '{"version": 9, "lineage": "a247c78b-372f-4257-8cc7-8bf67589c364", "serial": 1, "env": "dev", "resources": []}\n' >"$tmp/badstate/.idp/state/dev.json"
+run state list -env dev "$tmp/badstate"
+expect_rc 1
+expect_err_has "version 9 is newer than this idp supports"
+report "a state of a newer format is refused"
+
+run state frob
+expect_rc 2
+expect_err_has "unknown subcommand 'frob'"
+run state lst
+expect_rc 2
+expect_err_has "did you mean 'idp state list'?"
+report "state with an unknown subcommand: usage error with a suggestion"
+
 exit 0

@@ -8,6 +8,10 @@
  * (the printing code is fuzzed too), and the tree and stream runs must report errors on the same
  * lines: a difference means that dropping the streamed items lost or changed something, and aborts.
  *
+ * A file that parses without errors is also formatted (idp_fmt_file), and the result must parse
+ * without errors with as many comments and top-level items, and format to itself (what
+ * `idp fmt -check` relies on); otherwise the harness aborts.
+ *
  * A form feed byte splits the input into two files of one spec, so that checks across files
  * (duplicates declared in another file, diagnostics sorted by file) are fuzzed as well. */
 #include <stddef.h>
@@ -18,7 +22,9 @@
 
 #include "../../compiler/arena.h"
 #include "../../compiler/diag.h"
+#include "../../compiler/fmt.h"
 #include "../../compiler/source.h"
+#include "../../compiler/util.h"
 #include "../../compiler/validate.h"
 #include "../../grammar/parse.h"
 
@@ -143,6 +149,53 @@ static void run_stream(idp_source **src, size_t nsrc, idp_diags *diags) {
   idp_arena_free(&arena);
 }
 
+/* --- idp fmt ---------------------------------------------------------------------------------- */
+static void fmt_failed(const char *why, const idp_buf *a, const idp_buf *b) {
+  fprintf(stderr, "fuzz_parser: idp fmt: %s\n", why);
+  if (a) fprintf(stderr, "--- formatted once (%zu bytes):\n%.*s\n", a->len, (int)a->len, a->data ? a->data : "");
+  if (b) fprintf(stderr, "--- formatted twice (%zu bytes):\n%.*s\n", b->len, (int)b->len, b->data ? b->data : "");
+  abort();
+}
+
+/* Parses text; returns the file when it parsed without errors, NULL otherwise. */
+static idp_file *parse_clean(idp_source *src, idp_arena *arena) {
+  idp_diags diags;
+  idp_diags_init(&diags);
+  idp_file *f = NULL;
+  unsigned errors = idp_parse(src, arena, &diags, &f);
+  idp_diags_free(&diags);
+  return errors ? NULL : f;
+}
+
+static void run_fmt(idp_source *src) {
+  idp_arena arena;
+  idp_arena_init(&arena);
+  idp_file *f = parse_clean(src, &arena);
+  if (!f) {
+    idp_arena_free(&arena);
+    return;
+  }
+  idp_buf once = {0}, twice = {0};
+  if (idp_fmt_file(f, &once) < 0) fmt_failed("a comment could not be placed", NULL, NULL);
+
+  idp_source *src2 = idp_source_from_string("fmt.idp", once.data ? once.data : "", once.len);
+  idp_arena arena2;
+  idp_arena_init(&arena2);
+  idp_file *f2 = parse_clean(src2, &arena2);
+  if (!f2) fmt_failed("the formatted text has syntax errors", &once, NULL);
+  if (f2->ncomments != f->ncomments) fmt_failed("the formatted text lost or gained comments", &once, NULL);
+  if (f2->body.n != f->body.n) fmt_failed("the formatted text has another number of items", &once, NULL);
+  if (idp_fmt_file(f2, &twice) < 0) fmt_failed("a comment could not be placed the second time", &once, NULL);
+  if (twice.len != once.len || (once.len && memcmp(once.data, twice.data, once.len) != 0))
+    fmt_failed("formatting the formatted text changes it", &once, &twice);
+
+  idp_buf_free(&once);
+  idp_buf_free(&twice);
+  idp_arena_free(&arena2);
+  idp_source_free(src2);
+  idp_arena_free(&arena);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size > MAX_INPUT) return 0;
   const char *text = (const char *)data;
@@ -163,6 +216,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   same_error_lines(&tree, &stream);
   idp_diags_free(&tree);
   idp_diags_free(&stream);
+
+  for (size_t i = 0; i < nsrc; i++) run_fmt(src[i]);
 
   for (size_t i = 0; i < nsrc; i++) idp_source_free(src[i]);
   return 0;

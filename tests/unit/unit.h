@@ -33,6 +33,9 @@ int test_recovery(void);
 int test_validate(void);
 int test_stream(void);
 int test_baseline(void);
+int test_value(void);   /* tests/unit/test_value.c: values, evaluation, functions */
+int test_drivers(void); /* tests/unit/test_drivers.c: driver schemas */
+int test_state(void);   /* tests/unit/test_state.c: the state store */
 
 /* --- fixture (support.c) ----------------------------------------------------------------- */
 

@@ -16,5 +16,8 @@ int main(void) {
   failed += test_validate();
   failed += test_stream();
   failed += test_baseline();
+  failed += test_value();
+  failed += test_drivers();
+  failed += test_state();
   return failed ? 1 : 0;
 }
