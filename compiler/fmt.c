@@ -319,6 +319,11 @@ static bool block_oneline(printer *p, const idp_item *b) {
 
 static void fmt_body(printer *p, const idp_body *body, int level, uint32_t start, uint32_t end, bool top);
 
+/* An attribute, or a block printed on one line. */
+static bool item_oneline(printer *p, const idp_item *it) {
+  return it->kind == IDP_ITEM_ATTR || block_oneline(p, it);
+}
+
 static void fmt_block(printer *p, const idp_item *b, int level, size_t pad) {
   fmt_header(p, b);
   for (size_t w = header_width(p, b); w < pad; w++) put(p, " ", 1);
@@ -371,11 +376,12 @@ static void fmt_body(printer *p, const idp_body *body, int level, uint32_t start
   for (const idp_item *it = body->first; it; it = it->next) {
     const idp_comment *c = next_comment(p);
     uint32_t next_start = c && c->loc.start < it->loc.start ? c->loc.start : it->loc.start;
-    bool oneline = it->kind == IDP_ITEM_ATTR || block_oneline(p, it);
+    bool oneline = item_oneline(p, it);
     if (!head) {
       bool blank = has_blank(p, last, next_start);
-      /* Top-level blocks are one blank line apart, unless both fit on a line and touch. */
-      if (top && prev && !(oneline && block_oneline(p, prev) && !blank && next_start == it->loc.start))
+      /* Top-level items are one blank line apart, unless both fit on a line and touch (then they
+       * may also be one run of aligned items: run_of keeps to the same rule). */
+      if (top && prev && !(oneline && item_oneline(p, prev) && !blank && next_start == it->loc.start))
         blank = true;
       if (blank) newline(p);
     }
