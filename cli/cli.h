@@ -5,6 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../compiler/arena.h"
+#include "../compiler/diag.h"
+#include "../compiler/spec.h"
+
 /* Exit statuses. fmt -check uses 3 for "files would change", as gofmt-style tools do in CI. */
 enum { IDP_EXIT_OK = 0, IDP_EXIT_ERROR = 1, IDP_EXIT_USAGE = 2, IDP_EXIT_FMT_CHANGES = 3 };
 
@@ -21,7 +25,26 @@ const char *idp_flag_name(const char *arg);
 /* Reports an unknown flag of cmd, with a suggestion from known[0..n). */
 void idp_unknown_flag(const char *cmd, const char *arg, const char *const *known, size_t n);
 
+/* A spec read the way `idp validate` reads it: streamed item by item through the structural
+ * checks, recording the spec model (compiler/spec.h). The sources stay loaded for diagnostics. */
+typedef struct idp_loaded {
+  idp_diags diags;        /* what the parse and the structural checks found */
+  idp_arena arena;
+  idp_spec *spec;
+  idp_source **srcs;
+  size_t nfiles, nblocks;
+  unsigned syntax_errors; /* of the parse (the rest of diags.errors are the structural checks') */
+  char **paths;
+  size_t npaths;          /* 0: no .idp files (an error was printed) */
+} idp_loaded;
+
+/* Reads the files named by args (as idp_collect_files does). Returns IDP_EXIT_OK, or
+ * IDP_EXIT_ERROR when a file could not be read (printed); always idp_unload_spec afterwards. */
+int idp_load_spec(const char *cmd, char *const *args, size_t nargs, idp_loaded *L);
+void idp_unload_spec(idp_loaded *L);
+
 int idp_cmd_validate(int argc, char **argv);
+int idp_cmd_explain(int argc, char **argv);
 int idp_cmd_fmt(int argc, char **argv);
 int idp_cmd_describe(int argc, char **argv);
 int idp_cmd_state(int argc, char **argv);

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "../compiler/diag.h"
+#include "../compiler/spec.h"
 #include "../compiler/util.h"
 #include "../compiler/validate.h"
 #include "../grammar/parse.h"
@@ -15,6 +16,7 @@
  * by the largest block, whatever the size of the spec. */
 typedef struct stream_ctx {
   idp_validator *v;
+  idp_spec *spec;         /* the model the checks across blocks use */
   idp_diags *diags;
   idp_source *src;        /* the file being parsed */
   unsigned file_errors;   /* diags->errors when the file started */
@@ -45,7 +47,53 @@ static void on_item(idp_item *item, void *payload) {
   }
   unsigned before = d->errors;
   idp_validator_item(ctx->v, ctx->src, item);
+  idp_spec_item(ctx->spec, ctx->src, item);
   ctx->check_errors += ctx->diags->errors - before;
+}
+
+int idp_load_spec(const char *cmd, char *const *args, size_t nargs, idp_loaded *L) {
+  memset(L, 0, sizeof *L);
+  idp_diags_init(&L->diags);
+  idp_arena_init(&L->arena);
+  L->spec = idp_spec_new();
+  if (idp_collect_files(cmd, args, nargs, &L->paths, &L->npaths) < 0) return IDP_EXIT_ERROR;
+  if (L->npaths == 0) {
+    fprintf(stderr, "idp %s: error: no .idp files in %s\n", cmd, nargs ? args[0] : ".");
+    return IDP_EXIT_ERROR;
+  }
+  /* Sources stay loaded until the diagnostics are printed: they quote their lines. */
+  L->srcs = idp_xcalloc(L->npaths, sizeof *L->srcs);
+  stream_ctx ctx = {idp_validator_new(&L->diags), L->spec, &L->diags, NULL, 0, 0, 0, false, 0, 0};
+  idp_validator_set_hook(ctx.v, idp_driver_check_block); /* resource and integration attributes */
+  int rc = IDP_EXIT_OK;
+  for (size_t i = 0; i < L->npaths; i++) {
+    idp_source *src = idp_source_load(L->paths[i]);
+    if (!src) {
+      fprintf(stderr, "idp %s: error: %s: %s\n", cmd, L->paths[i], strerror(errno));
+      rc = IDP_EXIT_ERROR;
+      continue;
+    }
+    L->srcs[L->nfiles++] = src;
+    ctx.src = src;
+    ctx.file_errors = L->diags.errors;
+    ctx.check_errors = 0;
+    ctx.syntax_seen = 0;
+    ctx.suspect = false;
+    idp_parse_stream(src, &L->arena, &L->diags, on_item, &ctx);
+    L->syntax_errors += L->diags.errors - ctx.file_errors - ctx.check_errors;
+  }
+  idp_validator_free(ctx.v);
+  L->nblocks = ctx.nblocks;
+  return rc;
+}
+
+void idp_unload_spec(idp_loaded *L) {
+  idp_diags_free(&L->diags);
+  idp_arena_free(&L->arena);
+  for (size_t i = 0; i < L->nfiles; i++) idp_source_free(L->srcs[i]);
+  free(L->srcs);
+  idp_free_files(L->paths, L->npaths);
+  idp_spec_free(L->spec);
 }
 
 int idp_cmd_validate(int argc, char **argv) {
@@ -66,53 +114,24 @@ int idp_cmd_validate(int argc, char **argv) {
     idp_unknown_flag("validate", argv[i], flags, 1);
     return IDP_EXIT_USAGE;
   }
-  char **paths;
-  size_t npaths;
-  if (idp_collect_files("validate", args, nargs, &paths, &npaths) < 0) return IDP_EXIT_ERROR;
-  if (npaths == 0) {
-    fprintf(stderr, "idp validate: error: no .idp files in %s\n", nargs ? args[0] : ".");
-    idp_free_files(paths, npaths);
+  idp_loaded L;
+  int rc = idp_load_spec("validate", args, nargs, &L);
+  if (L.npaths == 0) {
+    idp_unload_spec(&L);
     return IDP_EXIT_ERROR;
   }
-  idp_diags diags;
-  idp_diags_init(&diags);
-  idp_arena arena;
-  idp_arena_init(&arena);
-  /* Sources stay loaded until the diagnostics are printed: they quote their lines. */
-  idp_source **srcs = idp_xcalloc(npaths, sizeof *srcs);
-  size_t nfiles = 0;
-  stream_ctx ctx = {idp_validator_new(&diags), &diags, NULL, 0, 0, 0, false, 0, 0};
-  idp_validator_set_hook(ctx.v, idp_driver_check_block); /* resource and integration attributes */
-  int rc = IDP_EXIT_OK;
-  for (size_t i = 0; i < npaths; i++) {
-    idp_source *src = idp_source_load(paths[i]);
-    if (!src) {
-      fprintf(stderr, "idp validate: error: %s: %s\n", paths[i], strerror(errno));
-      rc = IDP_EXIT_ERROR;
-      continue;
-    }
-    srcs[nfiles++] = src;
-    ctx.src = src;
-    ctx.file_errors = diags.errors;
-    ctx.check_errors = 0;
-    ctx.syntax_seen = 0;
-    ctx.suspect = false;
-    idp_parse_stream(src, &arena, &diags, on_item, &ctx);
-  }
-  idp_validator_free(ctx.v);
-  size_t nblocks = ctx.nblocks;
-  idp_diags_print(&diags, stderr);
-  if (diags.errors) {
-    fprintf(stderr, "%u error%s\n", diags.errors, diags.errors == 1 ? "" : "s");
+  /* The checks across blocks, over all files. After a syntax error they are left out: the text
+   * that did not parse may hold the very declaration they would find missing. */
+  if (L.syntax_errors == 0) idp_spec_check(L.spec, &L.diags);
+  size_t nfiles = L.nfiles, nblocks = L.nblocks;
+  idp_diags_print(&L.diags, stderr);
+  if (L.diags.errors) {
+    fprintf(stderr, "%u error%s\n", L.diags.errors, L.diags.errors == 1 ? "" : "s");
     rc = IDP_EXIT_ERROR;
   } else if (rc == IDP_EXIT_OK) {
     printf("%zu file%s, %zu block%s: valid\n", nfiles, nfiles == 1 ? "" : "s", nblocks,
            nblocks == 1 ? "" : "s");
   }
-  idp_diags_free(&diags);
-  idp_arena_free(&arena);
-  for (size_t i = 0; i < nfiles; i++) idp_source_free(srcs[i]);
-  free(srcs);
-  idp_free_files(paths, npaths);
+  idp_unload_spec(&L);
   return rc;
 }

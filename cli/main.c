@@ -26,10 +26,27 @@ static const command commands[] = {
      "Parses every .idp file of each DIR (default: the current directory) and each FILE, and checks\n"
      "what can be checked without evaluating: block kinds and where they may appear, labels, names,\n"
      "duplicate blocks across all the files, attributes set twice, and the attributes of resource\n"
-     "and integration blocks against their driver ('idp describe'). Prints `N files, N blocks: valid`,\n"
+     "and integration blocks against their driver ('idp describe'); then, across blocks and from\n"
+     "literal values: env types, need types, names in match, matching per env x app x need (no\n"
+     "provide fits, or a tie), and pipeline stages. Prints `N files, N blocks: valid`,\n"
      "or every error found as file:line:col with the source line and a caret.\n"
      "\n"
      "Exit status: 0 valid, 1 errors found, 2 bad usage.\n"},
+    {"explain", idp_cmd_explain, "Show which provide meets an app's need in an environment, and why",
+     "Usage: idp explain [DIR] -env NAME[:TYPE] app.APP.need.NEED\n"
+     "       idp explain [DIR] env.ENV/app.APP/need.NEED\n"
+     "\n"
+     "Reads the spec in DIR (default: the current directory) as 'idp validate' does and matches\n"
+     "one need (decision 4): score = env 4 + app 2 + env_type 1 over the criteria a provide's match\n"
+     "sets (no match scores 0); every criterion set must fit; the highest score wins. Prints the\n"
+     "winner with its score and criteria, then every other provide of the need's type with its\n"
+     "score or why it does not fit. app.APP alone means the app's workload.\n"
+     "\n"
+     "  -env NAME        a declared environment\n"
+     "  -env NAME:TYPE   an on-demand environment of env type TYPE (decision 7)\n"
+     "\n"
+     "Only literal values are read: a match criterion set by an expression is shown as undecided.\n"
+     "Exit status: 0 a provide wins, 1 errors (no provide fits, a tie, unknown names), 2 bad usage.\n"},
     {"fmt", idp_cmd_fmt, "Rewrite .idp files in the canonical layout",
      "Usage: idp fmt [-check] [-diff] [DIR|FILE...]\n"
      "\n"

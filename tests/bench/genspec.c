@@ -84,7 +84,12 @@ static void provides(unsigned g) {
        1 + pick(3));
   emit("  }\n}\n\n");
 
-  emit("provide postgres \"shared-%u\" {\n", g);
+  /* Every need must be met, once (validate checks matching): a cluster workload for production,
+   * a database per env type, a fallback for dns and one redis, both without match. */
+  emit("provide workload \"cluster-%u\" {\n  match { env_type = \"prod%u\" }\n}\n\n", g, g);
+  if (g == 0) emit("provide dns \"fallback\" {}\n\nprovide redis \"cache\" {}\n\n");
+  emit("provide postgres \"prod-%u\" {\n  match { env_type = \"prod%u\" }\n}\n\n", g, g);
+  emit("provide postgres \"shared-%u\" {\n  match { env_type = \"dev%u\" }\n", g, g);
   emit("  resource random.password \"pw\" {\n    length = %u\n  }\n", 16 + pick(17));
   emit("  resource postgres.role \"owner\" {\n");
   emit("    server   = integration.pg-%u\n    name     = \"${app.name}_${env.name}\"\n", g);

@@ -124,6 +124,7 @@ valid_spec() {
       s = s sprintf("integration postgres \"pg-%d\" {\n  dsn = secret(env(\"PG_DSN_%d\"))\n}\n\n", n, n)
       s = s sprintf("env_type t%d {\n  replicas = %d\n  dns_zone = powerdns.zone.z%d.name\n}\n\n", n, n % 5 + 1, n)
       s = s sprintf("env \"e%d\" { type = \"t%d\" }\n\n", n, n)
+      s = s sprintf("provide workload \"w%d\" {\n  match { env_type = \"t%d\" }\n}\n\n", n, n)
       s = s sprintf("provide postgres \"p%d\" {\n  match { env_type = \"t%d\" }\n", n, n)
       s = s sprintf("  resource random.password \"pw\" {\n    length = %d\n  }\n", 16 + n % 16)
       s = s sprintf("  resource postgres.role \"owner\" {\n    server   = integration.pg-%d\n    name     = \"${app.name}_${env.name}\"\n    password = resource.pw.value\n    login    = n > 3 && !false ? true : false\n  }\n", n)

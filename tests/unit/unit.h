@@ -36,6 +36,7 @@ int test_baseline(void);
 int test_value(void);   /* tests/unit/test_value.c: values, evaluation, functions */
 int test_drivers(void); /* tests/unit/test_drivers.c: driver schemas */
 int test_state(void);   /* tests/unit/test_state.c: the state store */
+int test_spec(void);    /* tests/unit/test_spec.c: the spec model, matching, checks across blocks */
 
 /* --- fixture (support.c) ----------------------------------------------------------------- */
 

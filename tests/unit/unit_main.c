@@ -19,5 +19,6 @@ int main(void) {
   failed += test_value();
   failed += test_drivers();
   failed += test_state();
+  failed += test_spec();
   return failed ? 1 : 0;
 }
