@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # examples/quickstart/run.sh - build idp and check the quickstart spec, on a fresh Debian machine.
 #
-# Installs flex, bison, gcc and make if they are missing (apt-get; as root, or through sudo),
+# Installs what the build needs if it is missing (apt-get; as root, or through sudo): make, gcc,
+# flex, bison and the -dev packages of jansson, OpenSSL and libyaml;
 # builds ./idp with make from the repository root, then runs `idp validate` and `idp fmt -check`
 # on this folder. Exits non-zero if any step fails.
 set -uo pipefail
@@ -10,8 +11,8 @@ cd "$(dirname "$0")/../.." || exit 1
 step() { printf '\n== %s\n' "$*"; }
 
 missing=()
-for tool in flex bison gcc make; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for pkg in make gcc flex bison libjansson-dev libssl-dev libyaml-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=
@@ -21,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update || exit 1
   $SUDO apt-get install -y "${missing[@]}" || exit 1
 else
-  step "flex, bison, gcc and make are installed"
+  step "build dependencies are installed"
 fi
 
 step "building ./idp (make idp)"
