@@ -45,6 +45,7 @@ void idp_unload_spec(idp_loaded *L);
 
 int idp_cmd_validate(int argc, char **argv);
 int idp_cmd_explain(int argc, char **argv);
+int idp_cmd_graph(int argc, char **argv);
 int idp_cmd_fmt(int argc, char **argv);
 int idp_cmd_describe(int argc, char **argv);
 int idp_cmd_state(int argc, char **argv);

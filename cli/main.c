@@ -47,6 +47,20 @@ static const command commands[] = {
      "\n"
      "Only literal values are read: a match criterion set by an expression is shown as undecided.\n"
      "Exit status: 0 a provide wins, 1 errors (no provide fits, a tie, unknown names), 2 bad usage.\n"},
+    {"graph", idp_cmd_graph, "Print the resource instances of a run and their dependencies as DOT",
+     "Usage: idp graph [DIR] [-env NAME[:TYPE]]...\n"
+     "\n"
+     "Reads the spec in DIR (default: the current directory), checks it as 'idp validate' does,\n"
+     "instantiates the selected environments (every declared one without -env) and evaluates every\n"
+     "resource's attributes. Prints a DOT digraph: one node per resource instance (its address and\n"
+     "driver kind), one edge per dependency, drawn from the dependency to the resource that depends\n"
+     "on it (the order of creation). Top-level resources appear when a selected environment reaches\n"
+     "them (all of them without -env). Sorted by address.\n"
+     "\n"
+     "  -env NAME        a declared environment (repeatable)\n"
+     "  -env NAME:TYPE   an on-demand environment of env type TYPE (decision 7)\n"
+     "\n"
+     "Exit status: 0 done, 1 errors (spec errors, unknown env, a dependency cycle), 2 bad usage.\n"},
     {"fmt", idp_cmd_fmt, "Rewrite .idp files in the canonical layout",
      "Usage: idp fmt [-check] [-diff] [DIR|FILE...]\n"
      "\n"

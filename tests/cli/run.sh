@@ -656,4 +656,55 @@ expect_rc 1
 expect_err_has "provides dns \"a\" and \"b\" both fit with score 0"
 report "a tie: explain and validate both name the two provides, exit 1"
 
+
+# idp graph: the baseline's instances and their dependencies as DOT (edges: dependency -> dependent).
+if [ -d "$baseline" ]; then
+  export PDNS_API_KEY=test-key PG_ADMIN_DSN=postgres://admin:pw@127.0.0.1:5432/postgres
+  run graph "$baseline" -env dev
+  expect_rc 0
+  expect_err_empty
+  expect_out_starts "digraph idp {"
+  expect_out_has '"powerdns.zone.dev-zone" -> "env.dev/app.shop/need.host/powerdns.record.host";'
+  expect_out_has '"env.dev/app.shop/need.db/postgres.database.db" -> "env.dev/app.shop/need.workload/gitops.deployment.app";'
+  expect_out_has '"env.dev/app.shop/need.db/random.password.pw" [label = "env.dev/app.shop/need.db/random.password.pw\n(random.password)"];'
+  [ "$(grep -c 'label = ' <<<"$out")" -eq 11 ] || why+=("want 11 nodes for -env dev")
+  grep -q prod-zone <<<"$out" && why+=("prod-zone is not reached from dev")
+  first=$out
+  run graph --env dev "$baseline"
+  expect_same "$first" "$out" "two runs (and -env / --env) give different output"
+  report "graph: the baseline's dev env as DOT, deterministic"
+
+  run graph "$baseline" -env dev -env staging
+  [ "$(grep -c 'label = ' <<<"$out")" -eq 21 ] || why+=("want 21 nodes for dev + staging")
+  run graph "$baseline" -env=prod
+  [ "$(grep -c 'label = ' <<<"$out")" -eq 13 ] || why+=("want 13 nodes for prod")
+  run graph "$baseline"
+  expect_rc 0
+  [ "$(grep -c 'label = ' <<<"$out")" -eq 34 ] || why+=("want 34 nodes without -env")
+  run graph "$baseline" -env pr-7:development
+  expect_rc 0
+  expect_out_has '"powerdns.zone.dev-zone" -> "env.pr-7/app.billing/need.host/powerdns.record.host";'
+  report "graph: 21 / 13 / 34 resources, and an on-demand env"
+
+  run graph "$baseline" -env qa
+  expect_rc 1
+  expect_err_has "env 'qa' is not declared"
+  run graph "$baseline" -frob
+  expect_rc 2
+  expect_err_has "unknown flag '-frob'"
+  report "graph: unknown env exits 1, unknown flag 2"
+  unset PDNS_API_KEY PG_ADMIN_DSN
+else
+  echo "ok - graph on the baseline # SKIP no baseline at $baseline"
+fi
+
+mkdir -p "$tmp/cycle"
+printf 'resource random.password "a" {\n  length  = 10\n  special = random.password.b.length > 0\n}\nresource random.password "b" {\n  length = random.password.a.length\n}\n' >"$tmp/cycle/spec.idp"
+run graph "$tmp/cycle"
+expect_rc 1
+expect_out_empty
+expect_err_has "error: dependency cycle: random.password.a ("
+expect_err_has "-> random.password.b ("
+report "graph: a dependency cycle is an error naming the chain"
+
 exit 0

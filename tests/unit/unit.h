@@ -37,6 +37,7 @@ int test_value(void);   /* tests/unit/test_value.c: values, evaluation, function
 int test_drivers(void); /* tests/unit/test_drivers.c: driver schemas */
 int test_state(void);   /* tests/unit/test_state.c: the state store */
 int test_spec(void);    /* tests/unit/test_spec.c: the spec model, matching, checks across blocks */
+int test_instance(void); /* tests/unit/test_instance.c: instantiation and the dependency graph */
 
 /* --- fixture (support.c) ----------------------------------------------------------------- */
 

@@ -20,5 +20,6 @@ int main(void) {
   failed += test_drivers();
   failed += test_state();
   failed += test_spec();
+  failed += test_instance();
   return failed ? 1 : 0;
 }

@@ -1,0 +1,70 @@
+/* instance.h - environment instantiation and the dependency graph.
+ *
+ * From the full syntax tree of a spec (every file parsed with idp_parse) and a selection of
+ * environments, makes every resource instance:
+ *   - per selected environment, app and need (the workload need first), the resources of the
+ *     provide that wins the need (spec.c's matching, decision 4), addressed
+ *     `env.E/app.A/need.N/DRIVER.KIND.LOCAL` (decision 2);
+ *   - the top-level resources `DRIVER.KIND.NAME` the selected environments reach through their
+ *     dependencies (decision 6), or all of them when no environment is selected.
+ * Each instance's attributes are evaluated (compiler/eval.h) with a resolver for env.*, env_type.*,
+ * app.*, need.*, resource.*, integration.*, DRIVER.KIND.NAME.* and app.OTHER.need.*; evaluation is
+ * lazy and memoized per attribute, and a cycle is an error naming the chain with its places.
+ * The dependency sets of the evaluated inputs (decision 5) are the graph's edges.
+ *
+ * What is not known at plan time stays unknown: computed outputs of resources, derived outputs of
+ * integrations (postgres host and port), and registry_image() (no image hook yet). */
+#ifndef IDP_INSTANCE_H
+#define IDP_INSTANCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "arena.h"
+#include "ast.h"
+#include "diag.h"
+#include "value.h"
+
+/* One selected environment: a declared one (type NULL), or on demand with its env type. */
+typedef struct idp_env_sel {
+  const char *name;
+  const char *type;
+} idp_env_sel;
+
+typedef struct idp_inst {
+  const char *addr;          /* env.E/app.A/need.N/DRIVER.KIND.LOCAL or DRIVER.KIND.NAME */
+  const char *driver_kind;   /* "powerdns.record" */
+  const char *name;          /* the block's name label */
+  const char *env, *app, *need; /* NULL for a top-level resource */
+  idp_source *src;           /* the resource block's source */
+  const idp_item *block;     /* the resource block */
+  idp_value *inputs;         /* map: attributes set, then defaults of the driver's inputs */
+  const idp_deps *deps;      /* what the inputs derive from, without the instance itself */
+} idp_inst;
+
+typedef struct idp_inst_state idp_inst_state;
+
+typedef struct idp_graph {
+  idp_arena arena;           /* instances, values */
+  idp_inst **v;              /* the instances of the run, sorted by address */
+  size_t n;
+  idp_inst_state *st;        /* private */
+} idp_graph;
+
+/* Instantiates files[0..nfiles) (parsed without error) for sel[0..nsel) (nsel 0: every declared
+ * environment and every top-level resource). spec_dir: where file() paths resolve (NULL: the
+ * current directory). Errors go to d; the graph returned is complete only when none was reported.
+ * Always idp_graph_free the result. */
+idp_graph *idp_instantiate(idp_file *const *files, size_t nfiles, const idp_env_sel *sel, size_t nsel,
+                           const char *spec_dir, idp_diags *d);
+void idp_graph_free(idp_graph *g);
+
+/* The instance at addr, or NULL. */
+const idp_inst *idp_graph_find(const idp_graph *g, const char *addr);
+
+/* Prints the graph as DOT: one node per instance (label: address and driver kind), one edge per
+ * dependency, drawn from the dependency to its dependent (the order of creation). Sorted. */
+void idp_graph_dot(const idp_graph *g, FILE *out);
+
+#endif
