@@ -2,6 +2,7 @@
 #include "diag.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,12 +13,40 @@ void idp_diags_init(idp_diags *d) {
   d->last_error = (size_t)-1;
 }
 
-/* Whether an error at (src, loc) is on the line of the last error. */
-static bool same_line_as_last(idp_diags *d, idp_source *src, idp_loc loc) {
-  if (d->last_error == (size_t)-1 || !src) return false;
-  const idp_diag *g = &d->v[d->last_error];
-  if (g->src != src) return false;
-  return idp_source_lineno(src, g->loc.start) == idp_source_lineno(src, loc.start);
+struct idp_diag_line {
+  const idp_source *src; /* NULL: empty slot */
+  unsigned line;
+};
+
+static size_t line_hash(const idp_source *src, unsigned line, size_t cap) {
+  uint64_t h = ((uint64_t)(uintptr_t)src * 0x9E3779B97F4A7C15ull) ^ (line * 0xC2B2AE3D27D4EB4Full);
+  return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+/* Marks (src, line of loc) as having an error; returns whether it had one already. */
+static bool line_seen(idp_diags *d, idp_source *src, idp_loc loc) {
+  if (!src) return false;
+  if ((d->nlines + 1) * 2 > d->caplines) {
+    size_t cap = d->caplines ? d->caplines * 2 : 64;
+    struct idp_diag_line *t = idp_xcalloc(cap, sizeof *t);
+    for (size_t i = 0; i < d->caplines; i++) {
+      if (!d->lines[i].src) continue;
+      size_t j = line_hash(d->lines[i].src, d->lines[i].line, cap);
+      while (t[j].src) j = (j + 1) & (cap - 1);
+      t[j] = d->lines[i];
+    }
+    free(d->lines);
+    d->lines = t;
+    d->caplines = cap;
+  }
+  unsigned line = idp_source_lineno(src, loc.start);
+  size_t j = line_hash(src, line, d->caplines);
+  for (; d->lines[j].src; j = (j + 1) & (d->caplines - 1))
+    if (d->lines[j].src == src && d->lines[j].line == line) return true;
+  d->lines[j].src = src;
+  d->lines[j].line = line;
+  d->nlines++;
+  return false;
 }
 
 void idp_diags_free(idp_diags *d) {
@@ -26,6 +55,7 @@ void idp_diags_free(idp_diags *d) {
     free(d->v[i].hint);
   }
   free(d->v);
+  free(d->lines);
   idp_diags_init(d); /* ready for reuse */
 }
 
@@ -44,7 +74,7 @@ static void add(idp_diags *d, idp_severity sev, idp_source *src, idp_loc loc, co
                 va_list ap) {
   if (sev == IDP_SEV_NOTE && d->muted) return;
   if (sev == IDP_SEV_ERROR) {
-    d->muted = same_line_as_last(d, src, loc);
+    d->muted = line_seen(d, src, loc);
     if (d->muted) return; /* its notes and hint go with it */
     d->errors++;
   }

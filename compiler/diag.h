@@ -3,9 +3,10 @@
  * Format: `file:line:col: error: message`, the source line, a caret line under the spot, then
  * optional `hint:` lines and `note:` diagnostics that point at related places.
  *
- * One mistake, one error: an error on the same line of the same file as the error reported just
- * before it is dropped (and not counted), since it is nearly always a consequence of the first
- * (a parser resyncing, the cascade from an unterminated string). */
+ * One mistake, one error: an error on a line of a file that already has an error is dropped (and
+ * not counted), since it is nearly always a consequence of the first (a parser resyncing, the
+ * cascade from an unterminated string). Which lines get an error does not depend on the order in
+ * which the parser and the checks report. */
 #ifndef IDP_DIAG_H
 #define IDP_DIAG_H
 
@@ -31,6 +32,8 @@ typedef struct idp_diags {
   unsigned errors;  /* errors reported, including those not kept */
   unsigned dropped; /* diagnostics past IDP_DIAG_MAX, counted but not kept */
   size_t last_error; /* index of the last error kept, or (size_t)-1 */
+  struct idp_diag_line *lines; /* the (file, line) pairs that have an error: a hash set */
+  size_t nlines, caplines;
   bool muted;        /* the last error was dropped: so are its notes and hint */
 } idp_diags;
 

@@ -2,11 +2,13 @@
  * `make fuzz`, and linked with replay.c into fuzz_replay so that the corpus runs as a regression
  * test under gcc too.
  *
- * Each input goes through the three ways in: the raw scanner (idp_scan_only); the whole tree
- * (idp_parse, then idp_validate); and the streamed parse the CLI uses (idp_parse_stream with each
- * top-level item handed to the validator, then dropped). The diagnostics are printed to /dev/null
- * (the printing code is fuzzed too), and the tree and stream runs must report errors on the same
- * lines: a difference means that dropping the streamed items lost or changed something, and aborts.
+ * Each input goes through the raw scanner (idp_scan_only), then is checked twice the way
+ * `idp validate` checks it (the validator with the drivers' attribute hook, the spec model, and
+ * the checks across blocks when there was no syntax error): once over the whole tree from
+ * idp_parse, once over the streamed parse the CLI uses, where each top-level item is dropped as
+ * soon as it is checked. The diagnostics are printed to /dev/null (the printing code is fuzzed
+ * too), and both runs must report errors on the same lines: a difference means that dropping the
+ * streamed items lost or changed something, and aborts.
  *
  * A file that parses without errors is also formatted (idp_fmt_file), and the result must parse
  * without errors with as many comments and top-level items, and format to itself (what
@@ -24,9 +26,11 @@
 #include "../../compiler/diag.h"
 #include "../../compiler/fmt.h"
 #include "../../compiler/source.h"
+#include "../../compiler/spec.h"
 #include "../../compiler/util.h"
 #include "../../compiler/validate.h"
 #include "../../grammar/parse.h"
+#include "../../runtime/drivers/driver.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -111,40 +115,69 @@ static void run_scan(idp_source *src) {
   idp_arena_free(&arena);
 }
 
+/* The checks of `idp validate`, fed one top-level item at a time. */
+typedef struct {
+  idp_validator *v;
+  idp_spec *spec;
+  idp_diags *diags;
+  idp_source *src;
+  unsigned check_errors; /* errors the checks reported (the others are syntax errors) */
+} checker;
+
+static void checker_init(checker *c, idp_diags *diags) {
+  c->v = idp_validator_new(diags);
+  idp_validator_set_hook(c->v, idp_driver_check_block);
+  c->spec = idp_spec_new();
+  c->diags = diags;
+  c->src = NULL;
+  c->check_errors = 0;
+}
+
+static void on_item(idp_item *item, void *payload) {
+  checker *c = payload;
+  unsigned before = c->diags->errors;
+  idp_validator_item(c->v, c->src, item);
+  idp_spec_item(c->spec, c->src, item);
+  c->check_errors += c->diags->errors - before;
+}
+
+/* The checks across blocks, left out after a syntax error as the CLI does. */
+static void checker_done(checker *c, unsigned errors_before) {
+  unsigned syntax = c->diags->errors - errors_before - c->check_errors;
+  if (syntax == 0) idp_spec_check(c->spec, c->diags);
+  idp_validator_free(c->v);
+  idp_spec_free(c->spec);
+}
+
 static void run_tree(idp_source **src, size_t nsrc, idp_diags *diags) {
   idp_arena arena;
   idp_arena_init(&arena);
+  checker c;
+  checker_init(&c, diags);
+  unsigned before = diags->errors;
   idp_file *files[2] = {NULL, NULL};
-  size_t nfiles = 0;
+  for (size_t i = 0; i < nsrc; i++) idp_parse(src[i], &arena, diags, &files[i]);
   for (size_t i = 0; i < nsrc; i++) {
-    idp_file *f = NULL;
-    idp_parse(src[i], &arena, diags, &f);
-    if (f) files[nfiles++] = f;
+    if (!files[i]) continue;
+    c.src = src[i];
+    for (idp_item *it = files[i]->body.first; it; it = it->next) on_item(it, &c);
   }
-  idp_validate(files, nfiles, diags);
+  checker_done(&c, before);
   print_diags(diags);
   idp_arena_free(&arena);
-}
-
-typedef struct {
-  idp_validator *v;
-  idp_source *src;
-} stream_ctx;
-
-static void on_item(idp_item *item, void *payload) {
-  stream_ctx *ctx = payload;
-  idp_validator_item(ctx->v, ctx->src, item);
 }
 
 static void run_stream(idp_source **src, size_t nsrc, idp_diags *diags) {
   idp_arena arena;
   idp_arena_init(&arena);
-  stream_ctx ctx = {idp_validator_new(diags), NULL};
+  checker c;
+  checker_init(&c, diags);
+  unsigned before = diags->errors;
   for (size_t i = 0; i < nsrc; i++) {
-    ctx.src = src[i];
-    idp_parse_stream(src[i], &arena, diags, on_item, &ctx);
+    c.src = src[i];
+    idp_parse_stream(src[i], &arena, diags, on_item, &c);
   }
-  idp_validator_free(ctx.v);
+  checker_done(&c, before);
   print_diags(diags);
   idp_arena_free(&arena);
 }

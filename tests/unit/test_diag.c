@@ -117,16 +117,15 @@ static void diag_sorted_by_file_then_position_notes_follow_their_error(void **st
   idp_diag_error(&F->diags, a, find(a, "one"), "A1");
   idp_diag_error(&F->diags, b, find(b, "four"), "B1");
   idp_diag_error(&F->diags, NULL, none, "general");
-  idp_diag_error(&F->diags, a, find(a, "one"), "A1 again");   /* same place: kept in report order */
-  assert_int_equal(F->diags.errors, 6);
-  assert_int_equal(F->diags.n, 8);
+  idp_diag_error(&F->diags, a, find(a, "one"), "A1 again");   /* a line already with an error: dropped */
+  assert_int_equal(F->diags.errors, 5);
+  assert_int_equal(F->diags.n, 7);
 
   const char *out = diags_text();
   /* Only the first line of each diagnostic, in order. */
   const char *want[] = {
       "idp: error: general",
       "a.idp:1:1: error: A1",
-      "a.idp:1:1: error: A1 again",
       "a.idp:3:1: error: A3",
       "hint: hint of A3",
       "b.idp:1:1: note: note of A3",
