@@ -7,6 +7,7 @@
 
 #include "../compiler/arena.h"
 #include "../compiler/diag.h"
+#include "../compiler/instance.h"
 #include "../compiler/spec.h"
 
 /* Exit statuses. fmt -check uses 3 for "files would change", as gofmt-style tools do in CI. */
@@ -43,11 +44,30 @@ typedef struct idp_loaded {
 int idp_load_spec(const char *cmd, char *const *args, size_t nargs, idp_loaded *L);
 void idp_unload_spec(idp_loaded *L);
 
+/* A spec loaded and checked as above, parsed in full, instantiated for the selected environments
+ * and checked against the driver schemas: what `graph` and `plan` work on. */
+typedef struct idp_spec_graph {
+  idp_loaded L;
+  idp_arena arena;        /* the full trees */
+  idp_source **srcs;      /* loaded again for the full parse (diagnostics quote them) */
+  idp_file **files;
+  size_t nfiles;
+  const char *spec_dir;   /* the one directory given, or NULL: file() paths resolve against it */
+  idp_graph *g;           /* NULL unless the build succeeded */
+} idp_spec_graph;
+
+/* Returns IDP_EXIT_OK with R->g set, or IDP_EXIT_ERROR after printing why. Always
+ * idp_spec_graph_free(R) afterwards. */
+int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_env_sel *sel, size_t nsel,
+                         idp_spec_graph *R);
+void idp_spec_graph_free(idp_spec_graph *R);
+
 int idp_cmd_validate(int argc, char **argv);
 int idp_cmd_explain(int argc, char **argv);
 int idp_cmd_graph(int argc, char **argv);
 int idp_cmd_fmt(int argc, char **argv);
 int idp_cmd_describe(int argc, char **argv);
 int idp_cmd_state(int argc, char **argv);
+int idp_cmd_plan(int argc, char **argv);
 
 #endif

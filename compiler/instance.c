@@ -363,6 +363,26 @@ static idp_value *app_attr(const scope *sc, const char *attr) {
   return idp_map_builder_build(&mb, NULL);
 }
 
+/* The hint for a missing attribute of a block with schema io: "WHAT has no attribute 'A'", with a
+ * did-you-mean over its inputs and outputs. */
+static const char *no_attr_hint(idp_arena *a, const char *what, const idp_drv_io *io, const char *attr) {
+  const char *near = NULL;
+  if (io) {
+    size_t n = io->ninputs + io->noutputs, k = 0;
+    const char **names = idp_arena_alloc(a, (n + 1) * sizeof *names);
+    for (size_t i = 0; i < io->ninputs; i++) names[k++] = io->inputs[i].name;
+    for (size_t i = 0; i < io->noutputs; i++) names[k++] = io->outputs[i].name;
+    near = idp_did_you_mean(attr, names, k);
+  }
+  return near ? idp_arena_sprintf(a, "%s has no attribute '%s'; did you mean '%s'?", what, attr, near)
+              : idp_arena_sprintf(a, "%s has no attribute '%s'", what, attr);
+}
+
+static const idp_drv_io *kind_io(const char *dotted) {
+  const idp_drv_kind *k = idp_driver_find_kind(dotted, NULL);
+  return k ? &k->io : NULL;
+}
+
 static const char *step(const idp_ref_step *steps, size_t n, size_t i) { return i < n ? steps[i].name : NULL; }
 
 static int not_found(idp_ref_result *res, size_t used, const char *hint) {
@@ -443,7 +463,7 @@ static int resolve(idp_ref_result *res, const char *root, const idp_ref_step *st
     if (!s1) return found(res, 1, unknown_of(a, IDP_V_MAP, idp_deps_one(a, in->pub.addr), false));
     return found(res, 2, inst_attr(st, in, s1)) == IDP_EVAL_OK
                ? IDP_EVAL_OK
-               : not_found(res, 1, idp_arena_sprintf(a, "%s has no attribute '%s'", in->pub.driver_kind, s1));
+               : not_found(res, 1, no_attr_hint(a, in->pub.driver_kind, kind_io(in->pub.driver_kind), s1));
   }
   if (strcmp(root, "integration") == 0) {
     if (!s0) return not_found(res, 0, NULL);
@@ -454,7 +474,8 @@ static int resolve(idp_ref_result *res, const char *root, const idp_ref_step *st
     if (!s1) return found(res, 1, integration_handle(st, t));
     return found(res, 2, integration_attr(st, t, s1)) == IDP_EVAL_OK
                ? IDP_EVAL_OK
-               : not_found(res, 1, idp_arena_sprintf(a, "integration %s has no attribute '%s'", t->l1, s1));
+               : not_found(res, 1, no_attr_hint(a, idp_arena_sprintf(a, "integration %s", t->l1),
+                                                idp_driver_find(t->l1) ? &idp_driver_find(t->l1)->io : NULL, s1));
   }
   /* DRIVER.KIND.NAME[.ATTR]: a top-level resource. */
   if (!s0 || !s1) return not_found(res, 0, NULL);
@@ -465,7 +486,7 @@ static int resolve(idp_ref_result *res, const char *root, const idp_ref_step *st
   if (!attr) return found(res, 2, unknown_of(a, IDP_V_MAP, idp_deps_one(a, addr), false));
   return found(res, 3, inst_attr(st, in, attr)) == IDP_EVAL_OK
              ? IDP_EVAL_OK
-             : not_found(res, 2, idp_arena_sprintf(a, "%s has no attribute '%s'", in->pub.driver_kind, attr));
+             : not_found(res, 2, no_attr_hint(a, in->pub.driver_kind, kind_io(in->pub.driver_kind), attr));
 }
 
 /* Evaluates an instance's inputs and their dependencies. */
@@ -737,6 +758,14 @@ void idp_graph_free(idp_graph *g) {
 const idp_inst *idp_graph_find(const idp_graph *g, const char *addr) {
   inst *in = hget(&g->st->insts, addr);
   return in && in->included ? &in->pub : NULL;
+}
+
+const char *idp_graph_integration_driver(const idp_graph *g, const char *name) {
+  const idp_inst_state *st = g->st;
+  for (size_t i = 0; st && i < st->ntops; i++)
+    if (strcmp(st->tops[i].kind, "integration") == 0 && st->tops[i].l2 && strcmp(st->tops[i].l2, name) == 0)
+      return st->tops[i].l1;
+  return NULL;
 }
 
 static void dot_str(FILE *out, const char *s) {

@@ -63,6 +63,9 @@ void idp_graph_free(idp_graph *g);
 /* The instance at addr, or NULL. */
 const idp_inst *idp_graph_find(const idp_graph *g, const char *addr);
 
+/* The driver of the integration block named name ("postgres" for integration.shared-pg), or NULL. */
+const char *idp_graph_integration_driver(const idp_graph *g, const char *name);
+
 /* Prints the graph as DOT: one node per instance (label: address and driver kind), one edge per
  * dependency, drawn from the dependency to its dependent (the order of creation). Sorted. */
 void idp_graph_dot(const idp_graph *g, FILE *out);

@@ -707,4 +707,37 @@ expect_err_has "error: dependency cycle: random.password.a ("
 expect_err_has "-> random.password.b ("
 report "graph: a dependency cycle is an error naming the chain"
 
+# Checks after instantiation (compiler/check.c): a secret reaching an input that may not take one
+# is an error naming the chain, and its text appears nowhere; a wrong type is an error too.
+mkdir -p "$tmp/secret"
+cat >"$tmp/secret/spec.idp" <<'EOF'
+integration postgres "shared-pg" {
+  dsn = secret(env("CHK_DSN"))
+}
+resource random.password "pw" {
+  length = 24
+}
+resource postgres.role "owner" {
+  server   = integration.shared-pg
+  name     = random.password.pw.value
+  password = random.password.pw.value
+}
+resource postgres.role "other" {
+  server           = integration.shared-pg
+  name             = secret(env("CHK_NAME"))
+  connection_limit = "20"
+}
+EOF
+export CHK_DSN=postgres://admin:zq9-dsn-plain@db/postgres CHK_NAME=zq9-name-plain
+run graph "$tmp/secret"
+expect_rc 1
+expect_out_empty
+expect_err_has "spec.idp:9:3: error: secret from random.password.pw.value (random.password.pw) reaches input 'name' of postgres.role, which may not take a secret (in postgres.role.owner)"
+expect_err_has "spec.idp:14:3: error: secret from secret(...) reaches input 'name' of postgres.role, which may not take a secret (in postgres.role.other)"
+expect_err_has "spec.idp:15:3: error: input 'connection_limit' of postgres.role wants a number, found string \"20\" (in postgres.role.other)"
+expect_err_has "3 errors"
+grep -q zq9 <<<"$out$err" && why+=("a secret's plaintext is in the output")
+report "graph: a secret flowing into postgres.role name is an error naming the chain, without its text"
+unset CHK_DSN CHK_NAME
+
 exit 0

@@ -38,6 +38,7 @@ int test_drivers(void); /* tests/unit/test_drivers.c: driver schemas */
 int test_state(void);   /* tests/unit/test_state.c: the state store */
 int test_spec(void);    /* tests/unit/test_spec.c: the spec model, matching, checks across blocks */
 int test_instance(void); /* tests/unit/test_instance.c: instantiation and the dependency graph */
+int test_check(void);    /* tests/unit/test_check.c: checks after instantiation (types, integrations, secrets) */
 
 /* --- fixture (support.c) ----------------------------------------------------------------- */
 

@@ -21,5 +21,6 @@ int main(void) {
   failed += test_state();
   failed += test_spec();
   failed += test_instance();
+  failed += test_check();
   return failed ? 1 : 0;
 }

@@ -1,0 +1,94 @@
+/* planner.h - the plan: desired resource instances (compiler/instance.h) diffed against the states
+ * they live in (state.h), per resource create / update in place / replace / delete / no-op with
+ * attribute-level changes, in dependency order.
+ *
+ * It lives in runtime/ because it reads states (sealed secrets, statuses) and driver schemas
+ * (force_new inputs, computed outputs); compiler/ stays free of the state API.
+ *
+ * Rules (docs/plan-format.md has the whole list):
+ *   - in desired, not in state: create. Same address in state: each input compared; an input that
+ *     differs and is force_new in the driver schema makes it a replace, else an update in place.
+ *     A tainted resource is replaced; a pending-create one is planned as a create; a deleting one
+ *     that is still desired is replaced.
+ *   - in state, not desired: delete, only for the states passed in `deletable` (the selected
+ *     environments; the shared state only when the run covers every top-level resource).
+ *   - an unknown desired value equals the stored one when every resource it derives from is a
+ *     no-op in this plan (it will read back what the state holds); otherwise it is a change shown
+ *     as `(known after apply)`.
+ *   - sealed values are opened with the state's key to compare; they are never kept in the plan:
+ *     a stored secret appears as `(secret)` (a secret-marked placeholder), a desired one too.
+ * Order: desired instances topologically (dependencies first, ties by address), then deletes,
+ * dependents first (ties by address). */
+#ifndef IDP_PLANNER_H
+#define IDP_PLANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "arena.h"
+#include "instance.h"
+#include "state.h"
+#include "value.h"
+
+#define IDP_PLAN_ACTIONS(X)  \
+  X(NOOP, "no-op")           \
+  X(CREATE, "create")        \
+  X(UPDATE, "update")        \
+  X(REPLACE, "replace")      \
+  X(DELETE, "delete")
+
+typedef enum idp_plan_action {
+#define X(e, s) IDP_PLAN_##e,
+  IDP_PLAN_ACTIONS(X)
+#undef X
+} idp_plan_action;
+
+const char *idp_plan_action_name(idp_plan_action a);
+
+/* One attribute of a resource change. before/after: NULL when absent on that side. Secrets are
+ * secret-marked values (a stored secret is a placeholder, never its plaintext). */
+typedef struct idp_plan_attr {
+  const char *name;
+  const idp_value *before, *after;
+  bool changed;         /* differs (or may differ: unknown after) */
+  bool forces;          /* changed and force_new in the driver schema */
+  bool computed;        /* a computed output (known after apply), not an input */
+} idp_plan_attr;
+
+typedef struct idp_plan_res {
+  const char *addr, *driver;
+  const char *env;             /* NULL: shared state */
+  idp_plan_action action;
+  const char *note;            /* why, when the status decided it ("tainted"), or NULL */
+  idp_plan_attr *attrs;        /* sorted by name; inputs then computed outputs */
+  size_t nattrs;
+  bool secret_state;           /* applying it stores a secret in state */
+} idp_plan_res;
+
+typedef struct idp_plan {
+  idp_arena arena;
+  idp_plan_res *v;             /* in plan order; no-ops included */
+  size_t n;
+  size_t add, change, destroy; /* replace counts in add and destroy */
+} idp_plan;
+
+/* Diffs g against states[0..nstates) (each opened with its key when it holds secrets: call
+ * idp_state_check_secrets first). deletable[i]: resources of states[i] not in g are deleted.
+ * Returns 0, or a negative IDP_STATE_E* code with err filled (e.g. EDECRYPT). */
+int idp_plan_make(idp_plan **out, const idp_graph *g, idp_state *const *states, const bool *deletable,
+                  size_t nstates, idp_state_error *err);
+void idp_plan_free(idp_plan *p);
+
+/* True if any resource is not a no-op. */
+bool idp_plan_has_changes(const idp_plan *p);
+
+/* Terraform-like text: every change with its attributes, then the summary line
+ * `Plan: N to add, N to change, N to destroy.` or `No changes.` */
+void idp_plan_print(const idp_plan *p, FILE *out);
+/* The -json form (docs/plan-format.md), a new reference; header members are added by the caller. */
+json_t *idp_plan_json(const idp_plan *p);
+
+#endif
