@@ -42,7 +42,9 @@ typedef struct idp_lexer {
   void *scanner;           /* the flex yyscan_t */
   idp_source *src;
   const char *base;        /* src->text: offsets are yytext - base */
-  idp_arena *arena;
+  idp_arena *arena;        /* what outlives a streamed item: comments, block words */
+  idp_arena *tree_arena;   /* where string text goes: the parser's nodes arena (never read ahead
+                              across items: a top-level item ends at a newline) */
   idp_diags *diags;
   idp_file *file;          /* comments are appended here */
   idp_comment *comments_tail;
@@ -66,7 +68,9 @@ typedef struct idp_lexer {
   idp_loc last_loc;        /* where it was */
   idp_loc prev_loc;        /* where the token before it was */
   uint32_t last_end;       /* where the last token other than a newline ended */
-  const char *line_word;   /* the first identifier of the current line, for `{` messages */
+  const char *line_word;   /* the first identifier of the current line, for `{` messages (in the
+                              source, not NUL-terminated) */
+  size_t line_word_len;
   uint32_t broken_nl;      /* 1 + offset of a newline that already ended a string with an error */
   bool aborted;            /* input too deeply nested: the scan stopped, further errors muted */
   bool eof_done;           /* EOF was handled: closers queued */

@@ -55,6 +55,7 @@ static void parser_init(idp_parser *P, idp_source *src, idp_arena *arena, idp_di
   lx->src = src;
   lx->base = src->text;
   lx->arena = arena;
+  lx->tree_arena = arena;
   lx->diags = diags;
   lx->file = P->file;
   idp_source_index_lines(src);
@@ -83,6 +84,7 @@ unsigned idp_parse_stream(idp_source *src, idp_arena *arena, idp_diags *diags,
   idp_parser P;
   parser_init(&P, src, arena, diags);
   P.arena = &nodes;
+  P.lx.tree_arena = &nodes;
   P.on_item = on_item;
   P.payload = payload;
   P.mark = idp_arena_save(&nodes);

@@ -63,6 +63,8 @@ const char *idp_token_name(int tok);
   } while (0)
 
 #define yylex idp_lex
+/* An identifier's name, copied from the source into the tree. */
+#define NAME(t) idp_arena_strndup(P->arena, (t).s, (t).len)
 
 static void yyerror(YYLTYPE *loc, idp_parser *P, const char *msg);
 static idp_expr *mk(idp_parser *P, idp_expr_kind k, idp_loc loc);
@@ -155,7 +157,7 @@ attribute
       $$ = idp_arena_alloc(P->arena, sizeof *$$);
       $$->kind = IDP_ITEM_ATTR;
       $$->loc = @$;
-      $$->name = $1.s;
+      $$->name = NAME($1);
       $$->name_loc = @1;
       $$->value = $3;
     }
@@ -183,12 +185,12 @@ labels
 label
   : IDENT {
       $$ = idp_arena_alloc(P->arena, sizeof *$$);
-      $$->name = $1.s;
+      $$->name = NAME($1);
       $$->loc = @$;
     }
   | IDENT '.' IDENT {
       $$ = idp_arena_alloc(P->arena, sizeof *$$);
-      $$->name = idp_arena_sprintf(P->arena, "%s.%s", $1.s, $3.s);
+      $$->name = idp_arena_sprintf(P->arena, "%.*s.%.*s", (int)$1.len, $1.s, (int)$3.len, $3.s);
       $$->loc = @$;
     }
   | STR_BEGIN parts STR_END {
@@ -237,7 +239,7 @@ postfix
   | postfix '.' IDENT {
       $$ = mk(P, IDP_E_GETATTR, @$);
       $$->u.getattr.obj = $1;
-      $$->u.getattr.name = $3.s;
+      $$->u.getattr.name = NAME($3);
       $$->u.getattr.name_loc = @3;
       $$ = deepen(P, $$, $1);
     }
@@ -256,7 +258,7 @@ primary
   | FALSE                         { $$ = mk(P, IDP_E_BOOL, @$); $$->u.boolean = false; }
   | NUL                           { $$ = mk(P, IDP_E_NULL, @$); }
   | BAD                           { $$ = mk(P, IDP_E_ERROR, @$); }
-  | IDENT                         { $$ = mk(P, IDP_E_REF, @$); $$->u.ref.name = $1.s; }
+  | IDENT                         { $$ = mk(P, IDP_E_REF, @$); $$->u.ref.name = NAME($1); }
   | template
   | list
   | map
@@ -312,12 +314,12 @@ elems
 call
   : IDENT '(' ')' {
       $$ = mk(P, IDP_E_CALL, @$);
-      $$->u.call.name = $1.s;
+      $$->u.call.name = NAME($1);
       $$->u.call.name_loc = @1;
     }
   | IDENT '(' args ')' {
       $$ = mk(P, IDP_E_CALL, @$);
-      $$->u.call.name = $1.s;
+      $$->u.call.name = NAME($1);
       $$->u.call.name_loc = @1;
       $$->u.call.args = $3.head;
       $$->u.call.nargs = $3.n;
@@ -392,7 +394,7 @@ map_item
 map_key
   : IDENT {
       idp_tpart *p = idp_arena_alloc(P->arena, sizeof *p);
-      p->text = $1.s;
+      p->text = NAME($1);
       p->len = $1.len;
       p->loc = @1;
       idp_plist l = {p, p};
@@ -469,7 +471,7 @@ static idp_item *mk_block(idp_parser *P, idp_text kind, idp_loc kloc, idp_llist 
   idp_item *b = idp_arena_alloc(P->arena, sizeof *b);
   b->kind = IDP_ITEM_BLOCK;
   b->loc = loc;
-  b->name = kind.s;
+  b->name = idp_arena_strndup(P->arena, kind.s, kind.len);
   b->name_loc = kloc;
   b->labels = labels.head;
   b->nlabels = labels.n;
