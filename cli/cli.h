@@ -23,6 +23,12 @@ void idp_free_files(char **files, size_t n);
  * when arg is not a flag ("-" alone is a path: standard input). "--" ends the flags: commands
  * take every argument after it as a path. */
 const char *idp_flag_name(const char *arg);
+/* The value of the flag at argv[*i]: what follows '=' in it, else the next argument (then *i
+ * moves past it). NULL, after an error naming cmd, when there is none. */
+const char *idp_flag_value(const char *cmd, int argc, char **argv, int *i);
+/* A -env value, NAME or NAME:TYPE (decision 7), into sel; *copy holds the strings sel points into
+ * (free it). Returns 0, or -1 after an error naming cmd. */
+int idp_env_flag(const char *cmd, const char *val, char **copy, struct idp_env_sel *sel);
 /* Reports an unknown flag of cmd, with a suggestion from known[0..n). */
 void idp_unknown_flag(const char *cmd, const char *arg, const char *const *known, size_t n);
 

@@ -215,7 +215,8 @@ int idp_cmd_explain(int argc, char **argv) {
   static const char *const flags[] = {"env", "help"};
   char **args = idp_xcalloc((size_t)argc + 1, sizeof *args);
   size_t nargs = 0;
-  char *addr = NULL, *env = NULL;
+  char *addr = NULL;
+  const char *env = NULL;
   int rc = IDP_EXIT_USAGE;
   bool paths_only = false;
   for (int i = 1; i < argc; i++) {
@@ -242,15 +243,12 @@ int idp_cmd_explain(int argc, char **argv) {
       idp_unknown_flag("explain", argv[i], flags, 2);
       goto out;
     }
-    if (!eq && i + 1 >= argc) {
-      fprintf(stderr, "idp explain: error: flag '%s' needs a value\n", argv[i]);
-      goto out;
-    }
     if (env) {
       fprintf(stderr, "idp explain: error: one -env at a time\n");
       goto out;
     }
-    env = eq ? (char *)eq + 1 : argv[++i];
+    env = idp_flag_value("explain", argc, argv, &i);
+    if (!env) goto out;
   }
   if (nargs > 1) {
     fprintf(stderr, "idp explain: error: one spec directory at a time ('%s', then '%s')\n", args[0], args[1]);

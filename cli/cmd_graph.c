@@ -39,21 +39,12 @@ int idp_cmd_graph(int argc, char **argv) {
       idp_unknown_flag("graph", argv[i], flags, 2);
       goto out;
     }
-    if (!eq && i + 1 >= argc) {
-      fprintf(stderr, "idp graph: error: flag '%s' needs a value\n", argv[i]);
-      goto out;
-    }
-    const char *val = eq ? eq + 1 : argv[++i];
-    char *c = copies[nsel] = idp_xstrdup(val);
-    char *colon = strchr(c, ':');
-    if (colon) *colon = '\0';
-    if (!c[0] || (colon && !colon[1])) {
-      fprintf(stderr, "idp graph: error: bad -env '%s'\nhint: write -env NAME or -env NAME:TYPE\n", val);
+    const char *val = idp_flag_value("graph", argc, argv, &i);
+    if (!val) goto out;
+    if (idp_env_flag("graph", val, &copies[nsel], &sel[nsel]) < 0) {
       nsel++;
       goto out;
     }
-    sel[nsel].name = c;
-    sel[nsel].type = colon ? colon + 1 : NULL;
     nsel++;
   }
   if (nargs > 1) {

@@ -188,11 +188,8 @@ int idp_cmd_plan(int argc, char **argv) {
       idp_unknown_flag("plan", argv[i], flags, sizeof flags / sizeof *flags);
       goto out;
     }
-    if (!eq && i + 1 >= argc) {
-      fprintf(stderr, "idp plan: error: flag '%s' needs a value\n", argv[i]);
-      goto out;
-    }
-    const char *val = eq ? eq + 1 : argv[++i];
+    const char *val = idp_flag_value("plan", argc, argv, &i);
+    if (!val) goto out;
     if (IS("lock-timeout")) {
       if (idp_parse_duration(val, &o.lock_timeout) < 0) {
         fprintf(stderr, "idp plan: error: bad -lock-timeout '%s'\nhint: write 0, 10, 10s, 500ms, 5m or 1h\n", val);
@@ -201,16 +198,10 @@ int idp_cmd_plan(int argc, char **argv) {
       continue;
     }
 #undef IS
-    char *c = copies[nsel] = idp_xstrdup(val);
-    char *colon = strchr(c, ':');
-    if (colon) *colon = '\0';
-    if (!c[0] || (colon && !colon[1])) {
-      fprintf(stderr, "idp plan: error: bad -env '%s'\nhint: write -env NAME or -env NAME:TYPE\n", val);
+    if (idp_env_flag("plan", val, &copies[nsel], &sel[nsel]) < 0) {
       nsel++;
       goto out;
     }
-    sel[nsel].name = c;
-    sel[nsel].type = colon ? colon + 1 : NULL;
     nsel++;
   }
   if (nargs > 1) {

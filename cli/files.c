@@ -84,6 +84,29 @@ const char *idp_flag_name(const char *arg) {
   return arg;
 }
 
+const char *idp_flag_value(const char *cmd, int argc, char **argv, int *i) {
+  const char *eq = strchr(argv[*i], '=');
+  if (eq) return eq + 1;
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "idp %s: error: flag '%s' needs a value\n", cmd, argv[*i]);
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+int idp_env_flag(const char *cmd, const char *val, char **copy, idp_env_sel *sel) {
+  char *c = *copy = idp_xstrdup(val);
+  char *colon = strchr(c, ':');
+  if (colon) *colon = '\0';
+  if (!c[0] || (colon && !colon[1])) {
+    fprintf(stderr, "idp %s: error: bad -env '%s'\nhint: write -env NAME or -env NAME:TYPE\n", cmd, val);
+    return -1;
+  }
+  sel->name = c;
+  sel->type = colon ? colon + 1 : NULL;
+  return 0;
+}
+
 void idp_unknown_flag(const char *cmd, const char *arg, const char *const *known, size_t n) {
   const char *name = idp_flag_name(arg);
   fprintf(stderr, "idp %s: error: unknown flag '%s'\n", cmd, arg);
