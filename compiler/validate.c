@@ -113,8 +113,10 @@ static bool check_block(validator *v, idp_source *src, const idp_block_spec *par
     return false;
   }
 
-  /* Labels. */
-  unsigned errors = v->diags->errors;
+  /* Labels. A bad one makes the block not well formed, even when its error is not shown (one
+   * error per line), so that the checks which assume good labels do not run on it. */
+  bool bad = false;
+#define LABEL_ERROR(...) (bad = true, idp_diag_error(v->diags, __VA_ARGS__))
   if (b->nlabels != spec->nlabels) {
     idp_loc at = b->name_loc;
     if (b->nlabels > spec->nlabels) {
@@ -123,9 +125,9 @@ static bool check_block(validator *v, idp_source *src, const idp_block_spec *par
       at = l->loc;
     }
     if (spec->nlabels == 0)
-      idp_diag_error(v->diags, src, at, "'%s' takes no labels, found %zu", b->name, b->nlabels);
+      LABEL_ERROR(src, at, "'%s' takes no labels, found %zu", b->name, b->nlabels);
     else
-      idp_diag_error(v->diags, src, at, "'%s' takes %zu label%s, found %zu", b->name, spec->nlabels,
+      LABEL_ERROR(src, at, "'%s' takes %zu label%s, found %zu", b->name, spec->nlabels,
                      spec->nlabels == 1 ? "" : "s", b->nlabels);
     if (spec->nlabels) idp_diag_hint(v->diags, "write it as: %s %s { ... }", b->name, spec->labels);
   } else {
@@ -133,34 +135,33 @@ static bool check_block(validator *v, idp_source *src, const idp_block_spec *par
     for (const idp_label *l = b->labels; l; l = l->next, i++) {
       bool dotted = !l->quoted && strchr(l->name, '.');
       if (i == 0 && spec->dotted_first && !dotted) {
-        idp_diag_error(v->diags, src, l->loc, "'%s' needs DRIVER.KIND as its first label, found '%s'",
+        LABEL_ERROR(src, l->loc, "'%s' needs DRIVER.KIND as its first label, found '%s'",
                        b->name, l->name);
         idp_diag_hint(v->diags, "for example: %s powerdns.record \"name\" { ... }", b->name);
       } else if (dotted && !(i == 0 && spec->dotted_first)) {
-        idp_diag_error(v->diags, src, l->loc, "unexpected dotted label '%s'", l->name);
+        LABEL_ERROR(src, l->loc, "unexpected dotted label '%s'", l->name);
       } else if (l->name[0] == '\0') {
-        idp_diag_error(v->diags, src, l->loc, "a label cannot be empty");
+        LABEL_ERROR(src, l->loc, "a label cannot be empty");
       } else if (spec->strict_name && (int)i == spec->name_label && !idp_schema_valid_name(l->name)) {
-        idp_diag_error(v->diags, src, l->loc, "invalid %s name '%s'", b->name, l->name);
+        LABEL_ERROR(src, l->loc, "invalid %s name '%s'", b->name, l->name);
         idp_diag_hint(v->diags, "names are 1 to 30 lowercase letters, digits and '-', starting with a letter");
       } else if ((int)i == spec->ref_label && !idp_schema_valid_ident(l->name)) {
-        idp_diag_error(v->diags, src, l->loc, "%s name '%s' cannot be used in a reference", b->name, l->name);
+        LABEL_ERROR(src, l->loc, "%s name '%s' cannot be used in a reference", b->name, l->name);
         idp_diag_hint(v->diags, "use letters, digits, '_' and '-', starting with a letter or '_'");
       } else if (spec == idp_schema_child(&idp_schema_file, "app") && idp_schema_reserved_app_name(l->name)) {
-        idp_diag_error(v->diags, src, l->loc, "an app cannot be named '%s'", l->name);
+        LABEL_ERROR(src, l->loc, "an app cannot be named '%s'", l->name);
         idp_diag_hint(v->diags, "app.%s means this app's %s; choose another name", l->name, l->name);
       }
     }
   }
 
-  ok = v->diags->errors == errors;
+#undef LABEL_ERROR
+  ok = !bad;
 
   check_body(v, src, spec, &b->body, ++v->next_scope);
   return ok;
 }
 
-/* The key under which a block must be unique in its parent, or NULL when it need not be. Keys
- * start with \x1e so that no attribute name can equal them. *shown is the name for messages. */
 /* "\x1e" a "\x1f" b "\x1f" c in the validator's arena (b, c may be NULL); no printf on this path. */
 static const char *make_key(validator *v, const char *a, const char *b, const char *c) {
   size_t la = strlen(a), lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
@@ -173,6 +174,8 @@ static const char *make_key(validator *v, const char *a, const char *b, const ch
   return k;
 }
 
+/* The key under which a block must be unique in its parent, or NULL when it need not be. Keys
+ * start with \x1e so that no attribute name can equal them. *shown is the name for messages. */
 static const char *block_key(validator *v, const idp_block_spec *spec, const idp_item *b, const char **shown) {
   *shown = NULL;
   if (!spec || b->nlabels != spec->nlabels) return NULL;
