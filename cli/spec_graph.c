@@ -10,6 +10,8 @@
 #include "../compiler/check.h"
 #include "../compiler/util.h"
 #include "../grammar/parse.h"
+#include "../runtime/drivers/driver.h"
+#include "../runtime/registry.h"
 #include "cli.h"
 
 static void print_errors(idp_diags *d, const char *tail) {
@@ -17,8 +19,13 @@ static void print_errors(idp_diags *d, const char *tail) {
   if (d->errors) fprintf(stderr, "%u error%s%s\n", d->errors, d->errors == 1 ? "" : "s", tail);
 }
 
+struct idp_value *idp_spec_configure(void *payload, idp_arena *a, const char *driver, const struct idp_value *inputs) {
+  (void)payload;
+  return idp_driver_configure(a, driver, inputs);
+}
+
 int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_env_sel *sel, size_t nsel,
-                         idp_spec_graph *R) {
+                         bool images, idp_spec_graph *R) {
   memset(R, 0, sizeof *R);
   idp_arena_init(&R->arena);
   int rc = idp_load_spec(cmd, args, nargs, &R->L);
@@ -41,7 +48,13 @@ int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_e
   }
   struct stat sb;
   if (nargs == 1 && stat(args[0], &sb) == 0 && S_ISDIR(sb.st_mode)) R->spec_dir = args[0];
-  if (!R->L.diags.errors) R->g = idp_instantiate(R->files, R->nfiles, sel, nsel, R->spec_dir, &R->L.diags);
+  idp_inst_opts o = {.spec_dir = R->spec_dir, .configure = idp_spec_configure};
+  if (images) {
+    R->registry = idp_registry_new(R->spec_dir);
+    o.image = idp_registry_image;
+    o.image_payload = R->registry;
+  }
+  if (!R->L.diags.errors) R->g = idp_instantiate_with(R->files, R->nfiles, sel, nsel, &o, &R->L.diags);
   /* The inputs against the driver schemas: types, integrations, secrets (decision 8). */
   if (R->g && !R->L.diags.errors) idp_check_graph(R->g, &R->L.diags);
   if (R->L.diags.errors) {
@@ -53,6 +66,7 @@ int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_e
 
 void idp_spec_graph_free(idp_spec_graph *R) {
   idp_graph_free(R->g);
+  idp_registry_free(R->registry); /* after the graph: it holds the registry's answers */
   for (size_t i = 0; i < R->L.npaths && R->srcs; i++) idp_source_free(R->srcs[i]);
   free(R->srcs);
   free(R->files);

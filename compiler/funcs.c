@@ -203,6 +203,9 @@ static int fn_registry_image(idp_fcall *c, idp_value **out) {
   bool ok = want(c, 1, IDP_V_STRING);
   ok = want(c, 2, IDP_V_STRING) && ok;
   if (!ok) return IDP_EVAL_ERROR;
+  /* Both end up in the image reference and in the resolver's messages. */
+  if (c->args[1]->secret || c->args[2]->secret)
+    return idp_eval_error(c->ctx, c->call->loc, "registry_image(): the repository and the pattern may not be secret");
   if (!c->ctx->image_resolver) {
     /* Resolved by the runtime, which pins the digest in the plan (decision 9). */
     *out = idp_value_unknown(A, IDP_V_STRING);

@@ -1,6 +1,6 @@
 /* oci_registry.c - an OCI (Docker distribution v2) registry. Only the integration: images are
  * resolved by the function registry_image(integration.X, REPOSITORY, TAG_PATTERN) at plan time
- * (decision 9), not by a resource. Schema only; the calls come with the runtime issue. */
+ * (decision 9), not by a resource; runtime/registry.c makes those calls with these inputs. */
 #include "driver.h"
 
 static const idp_drv_input integration_inputs[] = {

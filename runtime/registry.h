@@ -1,0 +1,68 @@
+/* registry.h - registry_image() against an OCI / Docker distribution v2 registry (decision 9): list
+ * a repository's tags, keep those matching a glob pattern, pick the highest version, read the digest
+ * of its manifest, and answer `HOST[:PORT]/REPOSITORY@sha256:...`.
+ *
+ * Over libcurl's easy API, one handle per resolution (its connection is reused for the tag pages
+ * and the manifest). Authentication: anonymous; basic (username + password) when the registry
+ * asks for it; a bearer `token` sent as is; and the token service a registry names in a
+ * `WWW-Authenticate: Bearer realm=...` challenge (asked with username + password when given).
+ * Credentials go only where a challenge asks for them, and no message ever holds one: errors name
+ * the registry as SCHEME://HOST[:PORT], the repository, the pattern, and the HTTP status or the
+ * transfer error.
+ *
+ * Which tag wins (docs/language.md#images-registry_image): the highest by semantic version, a leading `v`
+ * ignored (v1.10.0 > v1.2.0); pre-releases (`v2.0.0-rc.1`) only when the pattern itself holds a
+ * `-`, and then a release beats its pre-releases; tags that are no semantic version rank below
+ * every one that is, in byte order among themselves.
+ *
+ * Ownership: an idp_registry owns every answer and message it hands out, until idp_registry_free. */
+#ifndef IDP_REGISTRY_H
+#define IDP_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "value.h"
+
+typedef struct idp_registry idp_registry;
+
+/* A resolver with an empty cache; spec_dir (copied; NULL: the current directory) is where relative
+ * ca_file, cert_file and key_file paths resolve (`~/` is $HOME). */
+idp_registry *idp_registry_new(const char *spec_dir);
+void idp_registry_free(idp_registry *r); /* NULL is fine */
+
+/* An idp_image_fn (compiler/eval.h); payload is the idp_registry. integration is the map of an
+ * oci_registry integration's attributes (url, username, password, token, ca_file, cert_file,
+ * key_file, insecure_skip_tls_verify). Returns 0 with *out a known string without marks or
+ * dependencies (or an unknown one when an attribute it needs is unknown), or -1 with *err set.
+ * Answers, errors included, are cached per (url, repository, pattern): one run asks the registry
+ * once per repository and pattern. */
+int idp_registry_image(idp_value **out, const char **err, const idp_value *integration, const char *repository,
+                       const char *pattern, void *payload);
+
+/* --- the pure parts (unit tested) ------------------------------------------------------------- */
+
+/* True if tag is a semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], a leading `v`
+ * allowed; *prerelease (may be NULL) says whether it has a pre-release part. */
+bool idp_tag_semver(const char *tag, bool *prerelease);
+
+/* The order tags are picked in (<0, 0, >0 like strcmp): semantic versions by precedence (numbers
+ * compared as numbers of any length; a release above its pre-releases; pre-release fields as
+ * semver 2.0.0 orders them), ties by bytes; every other tag below them, by bytes. */
+int idp_tag_cmp(const char *a, const char *b);
+
+/* The tag of tags[0..n) that registry_image picks for pattern (fnmatch(3) glob), or NULL;
+ * *nmatch (may be NULL) gets how many matched the pattern, *nskipped (may be NULL) how many of
+ * those were left out as pre-releases. */
+const char *idp_tag_pick(const char *const *tags, size_t n, const char *pattern, size_t *nmatch, size_t *nskipped);
+
+/* The URI of the rel="next" entry of a Link header value (`<URI>; rel="next"`, entries separated
+ * by commas), malloc'd, or NULL when there is none. */
+char *idp_link_next(const char *link);
+
+/* Parses a `WWW-Authenticate: Bearer realm="...",service="...",scope="..."` value. Returns true
+ * for a Bearer challenge with a realm, with *realm, *service and *scope malloc'd (service and
+ * scope NULL when absent); false otherwise (Basic, malformed), with nothing allocated. */
+bool idp_bearer_challenge(const char *value, char **realm, char **service, char **scope);
+
+#endif
