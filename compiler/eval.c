@@ -359,26 +359,37 @@ static int step_index(idp_eval_ctx *c, const idp_value *obj, const idp_value *id
 
 /* --- references ---------------------------------------------------------------------------------- */
 
+/* Steps of a chain whose scratch arrays live on the stack; longer chains take arena memory. A
+ * large spec evaluates hundreds of thousands of references: their arrays are scratch, and in the
+ * arena they were a fifth of all it held. */
+enum { CHAIN_INLINE = 8 };
+
 /* A chain REF (.name | [index])*: handed to the resolver as far as it can go, the rest applied
  * step by step. */
 static int eval_chain(idp_eval_ctx *c, const idp_expr *e, idp_value **out) {
   size_t k = 0;
   for (const idp_expr *x = e; x->kind != IDP_E_REF; x = x->kind == IDP_E_GETATTR ? x->u.getattr.obj : x->u.index.obj) k++;
+  const idp_expr *nodes_in[CHAIN_INLINE + 1];
+  idp_value *idx_in[CHAIN_INLINE + 1];
+  idp_ref_step steps_in[CHAIN_INLINE + 1];
+  bool inline_ok = k <= CHAIN_INLINE;
   /* nodes[0] is the REF, nodes[i] the i-th step. */
-  const idp_expr **nodes = idp_arena_alloc(c->arena, (k + 1) * sizeof *nodes);
+  const idp_expr **nodes = inline_ok ? nodes_in : idp_arena_alloc(c->arena, (k + 1) * sizeof *nodes);
   size_t i = k;
   for (const idp_expr *x = e;; x = x->kind == IDP_E_GETATTR ? x->u.getattr.obj : x->u.index.obj) {
     nodes[i] = x;
     if (x->kind == IDP_E_REF) break;
     i--;
   }
-  idp_value **idx = idp_arena_alloc(c->arena, (k + 1) * sizeof *idx);
+  idp_value **idx = inline_ok ? idx_in : idp_arena_alloc(c->arena, (k + 1) * sizeof *idx);
+  if (inline_ok) memset(idx_in, 0, sizeof idx_in);
   bool failed = false;
   for (i = 1; i <= k; i++)
     if (nodes[i]->kind == IDP_E_INDEX && ev(c, nodes[i]->u.index.index, &idx[i]) != IDP_EVAL_OK) failed = true;
   if (failed) return IDP_EVAL_ERROR;
 
-  idp_ref_step *steps = idp_arena_alloc(c->arena, (k + 1) * sizeof *steps);
+  idp_ref_step *steps = inline_ok ? steps_in : idp_arena_alloc(c->arena, (k + 1) * sizeof *steps);
+  if (inline_ok) memset(steps_in, 0, sizeof steps_in);
   size_t n = 0;
   for (i = 1; i <= k; i++) {
     const idp_expr *s = nodes[i];

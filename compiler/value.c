@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct idp_map_kv {
-  const char *key;  /* arena copy, NUL-terminated */
-  size_t klen;
-  idp_value *val;
-  size_t order;     /* insertion order: the last of equal keys wins */
-};
-
 const char *idp_value_kind_name(idp_value_kind k) {
   switch (k) {
 #define X(name, tname) \
@@ -40,11 +33,27 @@ const idp_deps *idp_deps_one(idp_arena *a, const char *addr) {
   return d;
 }
 
+/* The size of x ∪ y (both sorted). Equal addresses are often the same string: compared first. */
+static size_t union_size(const idp_deps *x, const idp_deps *y) {
+  size_t i = 0, j = 0, n = 0;
+  while (i < x->n && j < y->n) {
+    int c = x->addr[i] == y->addr[j] ? 0 : strcmp(x->addr[i], y->addr[j]);
+    i += c <= 0;
+    j += c >= 0;
+    n++;
+  }
+  return n + (x->n - i) + (y->n - j);
+}
+
 const idp_deps *idp_deps_union(idp_arena *a, const idp_deps *x, const idp_deps *y) {
   if (!y || y->n == 0 || x == y) return x;
   if (!x || x->n == 0) return y;
-  /* Merge; share an input when the other is a subset of it. */
-  idp_deps *d = deps_alloc(a, x->n + y->n);
+  /* Share an input when the other is a subset of it: sets are unioned far more often than they
+   * grow, and a run holds one per value. */
+  size_t n = union_size(x, y);
+  if (n == x->n) return x;
+  if (n == y->n) return y;
+  idp_deps *d = deps_alloc(a, n);
   size_t i = 0, j = 0;
   while (i < x->n || j < y->n) {
     int c = i == x->n ? 1 : j == y->n ? -1 : strcmp(x->addr[i], y->addr[j]);
@@ -55,9 +64,16 @@ const idp_deps *idp_deps_union(idp_arena *a, const idp_deps *x, const idp_deps *
       j++;
     }
   }
-  if (d->n == x->n) return x;
-  if (d->n == y->n) return y;
   return d;
+}
+
+const idp_deps *idp_deps_remove(idp_arena *a, const idp_deps *d, const char *addr) {
+  if (!idp_deps_has(d, addr)) return d && d->n ? d : NULL;
+  if (d->n == 1) return NULL;
+  idp_deps *r = deps_alloc(a, d->n - 1);
+  for (size_t i = 0; i < d->n; i++)
+    if (strcmp(d->addr[i], addr) != 0) r->addr[r->n++] = d->addr[i];
+  return r;
 }
 
 bool idp_deps_has(const idp_deps *d, const char *addr) {
@@ -122,13 +138,14 @@ idp_value *idp_value_list(idp_arena *a, idp_value *const *items, size_t n) {
 
 void idp_map_builder_init(idp_map_builder *mb, idp_arena *a) {
   mb->arena = a;
-  mb->v = NULL;
-  mb->n = mb->cap = 0;
+  mb->v = mb->inline_v;
+  mb->n = 0;
+  mb->cap = IDP_MAP_BUILDER_INLINE;
 }
 
 void idp_map_builder_add(idp_map_builder *mb, const char *key, size_t klen, idp_value *val) {
   if (mb->n == mb->cap) {
-    size_t cap = mb->cap ? mb->cap * 2 : 8;
+    size_t cap = mb->cap * 2;
     struct idp_map_kv *nv = idp_arena_alloc(mb->arena, cap * sizeof *nv);
     if (mb->n) memcpy(nv, mb->v, mb->n * sizeof *nv);
     mb->v = nv;

@@ -76,8 +76,10 @@ struct idp_value {
 
 /* The set holding one address (copied into a). */
 const idp_deps *idp_deps_one(idp_arena *a, const char *addr);
-/* x ∪ y; returns x or y itself when the other adds nothing. */
+/* x ∪ y; returns x or y itself when the other adds nothing (then nothing is allocated). */
 const idp_deps *idp_deps_union(idp_arena *a, const idp_deps *x, const idp_deps *y);
+/* d without addr; d itself when it does not hold addr, NULL when nothing is left. */
+const idp_deps *idp_deps_remove(idp_arena *a, const idp_deps *d, const char *addr);
 bool idp_deps_has(const idp_deps *d, const char *addr);
 static inline size_t idp_deps_count(const idp_deps *d) { return d ? d->n : 0; }
 
@@ -95,11 +97,25 @@ idp_value *idp_value_unknown(idp_arena *a, idp_value_kind hint);
 /* Copies the array of n pointers (the values themselves are shared). */
 idp_value *idp_value_list(idp_arena *a, idp_value *const *items, size_t n);
 
-/* A map under construction: add entries in any order, then build. */
+/* An entry of a map under construction. */
+struct idp_map_kv {
+  const char *key;       /* arena copy, NUL-terminated */
+  size_t klen;
+  idp_value *val;
+  size_t order;          /* insertion order: the last of equal keys wins */
+};
+
+/* Entries a builder holds in itself before it takes arena memory: most maps are small, and the
+ * entries are scratch (build copies them), so a run that builds a map per resource keeps none. */
+enum { IDP_MAP_BUILDER_INLINE = 8 };
+
+/* A map under construction: add entries in any order, then build. Not to be copied once an entry
+ * is added (v may point into it). */
 typedef struct idp_map_builder {
   idp_arena *arena;
-  struct idp_map_kv *v;  /* arena array, grown by doubling */
+  struct idp_map_kv *v;  /* inline, then an arena array grown by doubling */
   size_t n, cap;
+  struct idp_map_kv inline_v[IDP_MAP_BUILDER_INLINE];
 } idp_map_builder;
 
 void idp_map_builder_init(idp_map_builder *mb, idp_arena *a);

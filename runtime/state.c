@@ -291,13 +291,15 @@ static int check_address(const idp_state *st, const char *address, char **driver
   return rc;
 }
 
-static idp_state_res *append(idp_state *st, const char *address, const char *driver) {
+/* A new resource at the end; its inputs and outputs are in and out (a reference is taken), or empty
+ * when NULL. */
+static idp_state_res *append(idp_state *st, const char *address, const char *driver, json_t *in, json_t *out) {
   idp_state_res *r = idp_xcalloc(1, sizeof *r);
   r->address = idp_xstrdup(address);
   r->driver = idp_xstrdup(driver);
   r->status = IDP_STATE_PENDING_CREATE;
-  r->maps[0] = json_object();
-  r->maps[1] = json_object();
+  r->maps[0] = in ? json_incref(in) : json_object();
+  r->maps[1] = out ? json_incref(out) : json_object();
   if (st->n == st->cap) {
     st->cap = st->cap ? st->cap * 2 : 16;
     st->res = idp_xrealloc(st->res, st->cap * sizeof *st->res);
@@ -318,7 +320,7 @@ int idp_state_add(idp_state *st, const char *address, const char *driver, idp_st
   } else if (idp_state_find(st, address)) {
     rc = idp_state_fail(err, IDP_STATE_EEXISTS, "the state already has a resource at %s", address);
   } else {
-    idp_state_res *r = append(st, address, driver);
+    idp_state_res *r = append(st, address, driver, NULL, NULL);
     st->dirty = true;
     if (out) *out = r;
   }
@@ -469,7 +471,8 @@ static int walk_sealed(json_t **slot, idp_buf *path, sealed_fn fn, void *payload
     while (it && rc == 0) {
       k = json_object_iter_key(it);
       x = json_object_iter_value(it);
-      idp_buf_printf(path, "/%s", k);
+      idp_buf_putc(path, '/');
+      idp_buf_puts(path, k);
       json_t *child = json_incref(x);
       json_t *orig = child;
       rc = walk_sealed(&child, path, fn, payload);
@@ -690,12 +693,20 @@ static int only_keys(json_t *obj, const char *const *allowed, size_t n, const ch
   return 0;
 }
 
-/* Checks that every sealed-looking value is well formed. */
-static int check_sealed_shape(json_t **slot, const char *path, void *payload) {
-  const char *s = json_string_value(json_object_get(*slot, "$secret"));
-  (void)path;
-  (void)payload;
-  return strncmp(s, "v1:", 3) == 0 ? 0 : -1;
+/* True if every sealed-looking value under v is well formed. (No walk_sealed: it builds each
+ * value's path, which only opening needs, and a state is checked whole on every read.) */
+static bool sealed_shape_ok(const json_t *v) {
+  if (idp_state_is_sealed(v)) return strncmp(json_string_value(json_object_get(v, "$secret")), "v1:", 3) == 0;
+  if (json_is_object(v)) {
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x) if (!sealed_shape_ok(x)) return false;
+  } else if (json_is_array(v)) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) if (!sealed_shape_ok(x)) return false;
+  }
+  return true;
 }
 
 static int parse_resource(idp_state *st, json_t *o, size_t i, const char *origin, idp_state_error *err) {
@@ -720,7 +731,9 @@ static int parse_resource(idp_state *st, json_t *o, size_t i, const char *origin
     return idp_state_fail(err, IDP_STATE_EREFUSED,
                           "%s: %s (%s): \"dependencies\" must be an array, \"inputs\" and \"outputs\" objects", origin,
                           where, address);
-  idp_state_error aerr = {0};
+  idp_state_error aerr; /* 2 KiB: not cleared whole for each resource, only its message */
+  aerr.code = 0;
+  aerr.msg[0] = '\0';
   char *kind = NULL;
   if (check_address(st, address, &kind, &aerr) < 0)
     return idp_state_fail(err, IDP_STATE_EREFUSED, "%s: %s: %s", origin, where, aerr.msg);
@@ -731,7 +744,7 @@ static int parse_resource(idp_state *st, json_t *o, size_t i, const char *origin
                           where, address, json_string_value(drv));
   if (idp_state_find(st, address))
     return idp_state_fail(err, IDP_STATE_EREFUSED, "%s: %s: the address %s appears twice", origin, where, address);
-  idp_state_res *r = append(st, address, json_string_value(drv));
+  idp_state_res *r = append(st, address, json_string_value(drv), in, out);
   r->status = s;
   size_t nd = json_array_size(deps);
   const char **dv = idp_xmalloc((nd ? nd : 1) * sizeof *dv);
@@ -745,15 +758,7 @@ static int parse_resource(idp_state *st, json_t *o, size_t i, const char *origin
   }
   idp_state_res_set_deps(st, r, dv, nd);
   free(dv);
-  if (in) {
-    json_decref(r->maps[0]);
-    r->maps[0] = json_incref(in);
-  }
-  if (out) {
-    json_decref(r->maps[1]);
-    r->maps[1] = json_incref(out);
-  }
-  if (walk_res(r, check_sealed_shape, NULL) < 0)
+  if (!sealed_shape_ok(r->maps[IDP_STATE_INPUTS]) || !sealed_shape_ok(r->maps[IDP_STATE_OUTPUTS]))
     return idp_state_fail(err, IDP_STATE_EREFUSED, "%s: %s (%s): a \"$secret\" value is not of the form \"v1:<base64>\"",
                           origin, where, address);
   return 0;

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# tests/bench/run.sh BUILD_DIR - front-end benchmark on a generated 50 MB spec.
+# tests/bench/run.sh BUILD_DIR - front-end benchmark on a generated 50 MB spec, then the plan
+# benchmark (tests/bench/plan.sh: `idp plan -refresh=false` at 4k, 40k and 160k instances, with the
+# matching state and with none). BENCH_ONLY=frontend or BENCH_ONLY=plan runs one of the two.
 #
 # Builds BUILD_DIR/genspec, bench_frontend and idp when missing, writes BUILD_DIR/bench/spec-50mb.idp
 # once, runs bench_frontend on it (scan vs parse + validate of the whole tree vs the streamed parse
 # the CLI uses, best of 3), then times `BUILD_DIR/idp validate` on the same file end to end (best of
 # 3), and checks the targets: 50 MB/s or more, and within 3x of the scan. 1 MB = 10^6 bytes.
 # Rates are wall clock; on a busy machine compare the CPU figures bench_frontend shows too.
-# BENCH_MB=N benchmarks an N MB spec instead. Exits 1 only when something could not be run.
+# BENCH_MB=N benchmarks an N MB spec instead. Exits 1 only when something could not be run (or,
+# from plan.sh, when a plan's output is not the expected one).
 set -u
 if [ $# -ne 1 ]; then
   echo "usage: $0 BUILD_DIR" >&2
@@ -14,6 +17,11 @@ if [ $# -ne 1 ]; then
 fi
 cd "$(dirname "$0")/../.."
 B=$1
+case ${BENCH_ONLY:-} in
+  plan) exec tests/bench/plan.sh "$B" ;;
+  '' | frontend) ;;
+  *) echo "bench: BENCH_ONLY is frontend or plan, not '$BENCH_ONLY'" >&2; exit 2 ;;
+esac
 MB=${BENCH_MB:-50}
 spec=$B/bench/spec-${MB}mb.idp
 
@@ -61,4 +69,6 @@ echo "parse+validate <= 3x the scan:  ${ratio}x      -> $(verdict "$ratio <= 3")
 echo "stream >= 50 MB/s:              $st MB/s  -> $(verdict "$st >= 50")"
 echo "stream <= 3x the scan:          ${st_ratio}x      -> $(verdict "$st_ratio <= 3")"
 echo "idp validate >= 50 MB/s:        $cli_mbps MB/s  -> $(verdict "$cli_mbps >= 50")"
-exit 0
+[ "${BENCH_ONLY:-}" = frontend ] && exit 0
+echo
+exec tests/bench/plan.sh "$B"
