@@ -55,48 +55,12 @@ done:
   return rc;
 }
 
-static int write_all(int fd, const char *s, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    s += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
-/* Replaces path with data: a temp file beside it, fsync, rename; the mode is kept. */
-static int replace_file(const char *path, const char *data, size_t len) {
-  struct stat st;
-  mode_t mode = stat(path, &st) == 0 ? st.st_mode & 07777 : 0644;
-  idp_buf tmp = {0};
-  idp_buf_printf(&tmp, "%s.fmt-XXXXXX", path);
-  int fd = mkstemp(tmp.data);
-  if (fd < 0) {
-    idp_buf_free(&tmp);
-    return -1;
-  }
-  int rc = write_all(fd, data, len) == 0 && fchmod(fd, mode) == 0 && fsync(fd) == 0 ? 0 : -1;
-  if (close(fd) != 0) rc = -1;
-  if (rc == 0 && rename(tmp.data, path) != 0) rc = -1;
-  if (rc != 0) {
-    int e = errno;
-    unlink(tmp.data);
-    errno = e;
-  }
-  idp_buf_free(&tmp);
-  return rc;
-}
-
 /* Prints a unified diff of path against the formatted text, using diff(1). */
 static int show_diff(const char *path, const char *data, size_t len) {
   char tmp[] = "/tmp/idp-fmt-XXXXXX";
   int fd = mkstemp(tmp);
   if (fd < 0) return -1;
-  int rc = write_all(fd, data, len);
+  int rc = idp_write_all(fd, data, len);
   close(fd);
   if (rc == 0) {
     fflush(stdout);
@@ -178,7 +142,7 @@ int idp_cmd_fmt(int argc, char **argv) {
       }
       if (check && !diff) printf("%s\n", paths[i]);
       if (!check && !diff) {
-        if (replace_file(paths[i], out.data ? out.data : "", out.len) < 0) {
+        if (idp_replace_file(paths[i], out.data ? out.data : "", out.len, -1) < 0) {
           fprintf(stderr, "idp fmt: error: %s: %s\n", paths[i], strerror(errno));
           rc = IDP_EXIT_ERROR;
         } else {

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "../compiler/util.h"
 #include "../runtime/backend.h"
+#include "../runtime/planfile.h"
 #include "../runtime/planner.h"
 #include "../runtime/state.h"
 #include "cli.h"
@@ -21,12 +24,83 @@ static const char refresh_note[] =
 typedef struct plan_opts {
   bool json, detailed;
   double lock_timeout;
+  const char *out;          /* -out FILE */
+  json_t **keep;            /* for apply: the saved plan's JSON goes here, not to a file */
+  idp_plan_opts plan;       /* -target, -replace, -destroy */
 } plan_opts;
+
+/* The run's arguments as a saved plan records them (and hashes them with the sources). */
+static json_t *args_json(const idp_env_sel *sel, size_t nsel, const plan_opts *o) {
+  json_t *a = json_object(), *envs = json_array(), *t = json_array(), *r = json_array();
+  for (size_t i = 0; i < nsel; i++) {
+    json_t *e = json_object();
+    json_object_set_new(e, "name", json_string(sel[i].name));
+    json_object_set_new(e, "type", sel[i].type ? json_string(sel[i].type) : json_null());
+    json_array_append_new(envs, e);
+  }
+  for (size_t i = 0; i < o->plan.ntargets; i++) json_array_append_new(t, json_string(o->plan.targets[i]));
+  for (size_t i = 0; i < o->plan.nreplace; i++) json_array_append_new(r, json_string(o->plan.replace[i]));
+  json_object_set_new(a, "env", envs);
+  json_object_set_new(a, "target", t);
+  json_object_set_new(a, "replace", r);
+  json_object_set_new(a, "destroy", json_boolean(o->plan.destroy));
+  return a;
+}
+
+/* The members -json and a saved plan share beside what idp_plan_json writes. */
+static void add_header(json_t *j, idp_state *const *states, size_t nst) {
+  json_object_set_new(j, "format_version", json_string("1"));
+  json_object_set_new(j, "refresh", json_false());
+  json_object_set_new(j, "refresh_note", json_string(refresh_note));
+  json_t *sts = json_array();
+  for (size_t i = 0; i < nst; i++) {
+    json_t *s = json_object();
+    const char *e = idp_state_env(states[i]);
+    json_object_set_new(s, "env", e ? json_string(e) : json_null());
+    const char *lin = idp_state_lineage(states[i]);
+    json_object_set_new(s, "lineage", lin ? json_string(lin) : json_null());
+    json_object_set_new(s, "serial", json_integer(idp_state_serial(states[i])));
+    json_array_append_new(sts, s);
+  }
+  json_object_set_new(j, "states", sts);
+}
+
+/* Writes the saved plan of -out. */
+static int save_plan(const idp_spec_graph *R, const char *dir, const idp_plan *plan, idp_state *const *states,
+                     size_t nst, const idp_env_sel *sel, size_t nsel, const plan_opts *o, const idp_state_key *key,
+                     idp_state_error *err) {
+  json_t *j = idp_plan_json(plan, true, key, err);
+  if (!j) return err->code;
+  add_header(j, states, nst);
+  json_t *args = args_json(sel, nsel, o);
+  char hash[80], stamp[32];
+  idp_planfile_hash(hash, R->srcs, R->nfiles, args);
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  char *abs = realpath(dir, NULL);
+  json_object_set_new(j, "kind", json_string(IDP_PLANFILE_KIND));
+  json_object_set_new(j, "idp_version", json_string(IDP_VERSION));
+  json_object_set_new(j, "created", json_string(stamp));
+  json_object_set_new(j, "dir", json_string(abs ? abs : dir));
+  json_object_set_new(j, "source_hash", json_string(hash));
+  json_object_set_new(j, "args", args);
+  free(abs);
+  if (o->keep) {
+    *o->keep = j;
+    return 0;
+  }
+  int rc = idp_planfile_write(o->out, j, err);
+  json_decref(j);
+  return rc;
+}
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int plan_states(const idp_loaded *L, const idp_graph *g, const char *dir, const idp_env_sel *sel, size_t nsel,
+static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_sel *sel, size_t nsel,
                        const plan_opts *o) {
+  const idp_loaded *L = &R->L;
+  const idp_graph *g = R->g;
   /* Which states: the selected environments (every declared one without -env), and the shared
    * state when the run reaches a top-level resource (always without -env). */
   size_t nenv = 0;
@@ -70,7 +144,7 @@ static int plan_states(const idp_loaded *L, const idp_graph *g, const char *dir,
     free(path);
     if (r < 0) goto fail;
   }
-  if (idp_plan_make(&plan, g, states, deletable, nst, &err) < 0) goto fail;
+  if (idp_plan_make(&plan, g, states, deletable, nst, &o->plan, &err) < 0) goto fail;
   if (!have_key) {
     for (size_t i = 0; i < plan->n; i++) {
       const idp_plan_res *r = &plan->v[i];
@@ -81,22 +155,10 @@ static int plan_states(const idp_loaded *L, const idp_graph *g, const char *dir,
       goto out;
     }
   }
+  if ((o->out || o->keep) && save_plan(R, dir, plan, states, nst, sel, nsel, o, have_key ? &key : NULL, &err) < 0) goto fail;
   if (o->json) {
-    json_t *j = idp_plan_json(plan);
-    json_object_set_new(j, "format_version", json_string("1"));
-    json_object_set_new(j, "refresh", json_false());
-    json_object_set_new(j, "refresh_note", json_string(refresh_note));
-    json_t *sts = json_array();
-    for (size_t i = 0; i < nst; i++) {
-      json_t *s = json_object();
-      const char *e = idp_state_env(states[i]);
-      json_object_set_new(s, "env", e ? json_string(e) : json_null());
-      const char *lin = idp_state_lineage(states[i]);
-      json_object_set_new(s, "lineage", lin ? json_string(lin) : json_null());
-      json_object_set_new(s, "serial", json_integer(idp_state_serial(states[i])));
-      json_array_append_new(sts, s);
-    }
-    json_object_set_new(j, "states", sts);
+    json_t *j = idp_plan_json(plan, false, NULL, NULL);
+    add_header(j, states, nst);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     if (!text) {
@@ -107,7 +169,12 @@ static int plan_states(const idp_loaded *L, const idp_graph *g, const char *dir,
     free(text);
   } else {
     printf("%s\n\n", refresh_note);
+    if (o->plan.ntargets)
+      printf("Targeting is in effect: this plan covers only the resources -target names%s; the rest are left as "
+             "they are. Use it for exceptional cases, not routinely.\n\n",
+             o->plan.destroy ? " and what depends on them" : " and what they depend on");
     idp_plan_print(plan, stdout);
+    if (o->out) printf("\nSaved the plan to %s: 'idp apply %s' carries out exactly these actions.\n", o->out, o->out);
   }
   if (nsel == 0) {
     bool sh = false;
@@ -137,82 +204,73 @@ out:
   return rc;
 }
 
-static int plan(char **args, size_t nargs, const idp_env_sel *sel, size_t nsel, const plan_opts *o) {
+/* Decision 7: an on-demand environment's type is kept in its state, so `-env pr-42` needs no
+ * :TYPE once it exists. Fills in the type of each selected environment given without one whose
+ * state records one (copies in types[]); declared environments have none in their state. */
+static void types_from_state(const char *dir, idp_env_sel *sel, size_t nsel, char **types) {
+  idp_backend *b = idp_backend_local(dir);
+  for (size_t i = 0; i < nsel; i++) {
+    if (sel[i].type) continue;
+    idp_state *st = NULL;
+    if (idp_backend_read(b, sel[i].name, NULL, &st, NULL) == 0 && idp_state_env_type(st)) {
+      types[i] = idp_xstrdup(idp_state_env_type(st));
+      sel[i].type = types[i];
+    }
+    idp_state_free(st);
+  }
+  idp_backend_free(b);
+}
+
+static int plan(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const plan_opts *o) {
+  struct stat sb;
+  char **types = idp_xcalloc(nsel + 1, sizeof *types);
+  types_from_state(nargs == 1 && stat(args[0], &sb) == 0 && S_ISDIR(sb.st_mode) ? args[0] : ".", sel, nsel, types);
   idp_spec_graph R;
-  int rc = idp_spec_graph_build("plan", args, nargs, sel, nsel, &R);
-  if (rc == IDP_EXIT_OK) rc = plan_states(&R.L, R.g, R.spec_dir ? R.spec_dir : ".", sel, nsel, o);
+  int rc = idp_spec_graph_build("plan", args, nargs, sel, nsel, true, &R);
+  if (rc == IDP_EXIT_OK) rc = plan_states(&R, R.spec_dir ? R.spec_dir : ".", sel, nsel, o);
   idp_spec_graph_free(&R);
+  for (size_t i = 0; i < nsel; i++) free(types[i]);
+  free(types);
   return rc;
 }
 
+int idp_plan_saved(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const idp_plan_opts *po,
+                   double lock_timeout, json_t **saved) {
+  plan_opts o = {.lock_timeout = lock_timeout, .plan = *po, .keep = saved};
+  *saved = NULL;
+  return plan(args, nargs, sel, nsel, &o);
+}
+
 int idp_cmd_plan(int argc, char **argv) {
-  static const char *const flags[] = {"env", "json", "detailed-exitcode", "refresh", "lock-timeout", "help"};
-  char **args = idp_xcalloc((size_t)argc + 1, sizeof *args);
-  idp_env_sel *sel = idp_xcalloc((size_t)argc + 1, sizeof *sel);
-  char **copies = idp_xcalloc((size_t)argc + 1, sizeof *copies);
-  size_t nargs = 0, nsel = 0;
-  int rc = IDP_EXIT_ERROR; /* not 2, which -detailed-exitcode gives to "changes present" */
-  bool paths_only = false;
   plan_opts o = {0};
-  for (int i = 1; i < argc; i++) {
-    const char *f = paths_only ? NULL : idp_flag_name(argv[i]);
-    if (!f) {
-      args[nargs++] = argv[i];
-      continue;
+  bool refresh = true;
+  idp_env_list envs = {0};
+  idp_flag_list targets = {0}, replace = {0};
+  const idp_flag flags[] = {
+      {"env", IDP_FLAG_ENV, &envs},
+      {"out", IDP_FLAG_STRING, &o.out},
+      {"json", IDP_FLAG_BOOL, &o.json},
+      {"detailed-exitcode", IDP_FLAG_BOOL, &o.detailed},
+      {"target", IDP_FLAG_LIST, &targets},
+      {"replace", IDP_FLAG_LIST, &replace},
+      {"destroy", IDP_FLAG_BOOL, &o.plan.destroy},
+      {"refresh", IDP_FLAG_BOOL, &refresh}, /* no driver reads its API yet: always as -refresh=false */
+      {"lock-timeout", IDP_FLAG_DURATION, &o.lock_timeout},
+  };
+  size_t nflags = sizeof flags / sizeof *flags, nargs;
+  char **args;
+  int rc = IDP_EXIT_ERROR; /* not 2, which -detailed-exitcode gives to "changes present" */
+  if (idp_parse_flags("plan", argc, argv, flags, nflags, &args, &nargs) == 0) {
+    if (nargs > 1) {
+      fprintf(stderr, "idp plan: error: one spec directory at a time ('%s', then '%s')\n", args[0], args[1]);
+    } else {
+      o.plan.targets = targets.v;
+      o.plan.ntargets = targets.n;
+      o.plan.replace = replace.v;
+      o.plan.nreplace = replace.n;
+      rc = plan(args, nargs, envs.v, envs.n, &o);
     }
-    if (strcmp(argv[i], "--") == 0) {
-      paths_only = true;
-      continue;
-    }
-    const char *eq = strchr(f, '=');
-    size_t flen = eq ? (size_t)(eq - f) : strlen(f);
-#define IS(name) (flen == strlen(name) && strncmp(f, name, flen) == 0)
-    if (IS("json") || IS("detailed-exitcode")) {
-      if (eq) {
-        fprintf(stderr, "idp plan: error: flag '-%.*s' takes no value\n", (int)flen, f);
-        goto out;
-      }
-      if (IS("json")) o.json = true;
-      else o.detailed = true;
-      continue;
-    }
-    if (IS("refresh")) {
-      /* -refresh and -refresh=true ask for what no driver can do yet: planned as -refresh=false. */
-      if (eq && strcmp(eq + 1, "false") != 0 && strcmp(eq + 1, "true") != 0) {
-        fprintf(stderr, "idp plan: error: bad -refresh '%s'\nhint: write -refresh=false or -refresh=true\n", eq + 1);
-        goto out;
-      }
-      continue;
-    }
-    if (!IS("env") && !IS("lock-timeout")) {
-      idp_unknown_flag("plan", argv[i], flags, sizeof flags / sizeof *flags);
-      goto out;
-    }
-    const char *val = idp_flag_value("plan", argc, argv, &i);
-    if (!val) goto out;
-    if (IS("lock-timeout")) {
-      if (idp_parse_duration(val, &o.lock_timeout) < 0) {
-        fprintf(stderr, "idp plan: error: bad -lock-timeout '%s'\nhint: write 0, 10, 10s, 500ms, 5m or 1h\n", val);
-        goto out;
-      }
-      continue;
-    }
-#undef IS
-    if (idp_env_flag("plan", val, &copies[nsel], &sel[nsel]) < 0) {
-      nsel++;
-      goto out;
-    }
-    nsel++;
   }
-  if (nargs > 1) {
-    fprintf(stderr, "idp plan: error: one spec directory at a time ('%s', then '%s')\n", args[0], args[1]);
-    goto out;
-  }
-  rc = plan(args, nargs, sel, nsel, &o);
-out:
-  for (size_t i = 0; i < nsel; i++) free(copies[i]);
-  free(copies);
-  free(sel);
-  free(args);
+  idp_flags_free(flags, nflags, args);
   return rc;
 }

@@ -13,7 +13,8 @@
  * The dependency sets of the evaluated inputs (decision 5) are the graph's edges.
  *
  * What is not known at plan time stays unknown: computed outputs of resources, derived outputs of
- * integrations (postgres host and port), and registry_image() (no image hook yet). */
+ * integrations (postgres host and port), and registry_image() unless a resolver is given
+ * (idp_instantiate_with: `idp plan` resolves images, `idp graph` does not). */
 #ifndef IDP_INSTANCE_H
 #define IDP_INSTANCE_H
 
@@ -24,6 +25,7 @@
 #include "arena.h"
 #include "ast.h"
 #include "diag.h"
+#include "eval.h"
 #include "value.h"
 
 /* One selected environment: a declared one (type NULL), or on demand with its env type. */
@@ -31,6 +33,16 @@ typedef struct idp_env_sel {
   const char *name;
   const char *type;
 } idp_env_sel;
+
+/* A resource block's `lifecycle { ... }` (literal values; checked at validate time by
+ * runtime/drivers/driver_check.c). */
+typedef struct idp_lifecycle {
+  bool prevent_destroy;       /* a plan that would destroy (or replace) it is an error */
+  bool create_before_destroy; /* a replace creates the new object before deleting the old */
+  bool ignore_all;            /* ignore_changes = all: only a create sets its inputs */
+  const char **ignore;        /* ignore_changes = [NAME, ...]: inputs a change of is not planned */
+  size_t nignore;
+} idp_lifecycle;
 
 typedef struct idp_inst {
   const char *addr;          /* env.E/app.A/need.N/DRIVER.KIND.LOCAL or DRIVER.KIND.NAME */
@@ -40,7 +52,8 @@ typedef struct idp_inst {
   idp_source *src;           /* the resource block's source */
   const idp_item *block;     /* the resource block */
   idp_value *inputs;         /* map: attributes set, then defaults of the driver's inputs */
-  const idp_deps *deps;      /* what the inputs derive from, without the instance itself */
+  const idp_deps *deps;      /* what the inputs and depends_on derive from, without the instance itself */
+  idp_lifecycle life;
 } idp_inst;
 
 typedef struct idp_inst_state idp_inst_state;
@@ -58,6 +71,25 @@ typedef struct idp_graph {
  * Always idp_graph_free the result. */
 idp_graph *idp_instantiate(idp_file *const *files, size_t nfiles, const idp_env_sel *sel, size_t nsel,
                            const char *spec_dir, idp_diags *d);
+
+/* What instantiation may reach outside the spec. */
+typedef struct idp_inst_opts {
+  const char *spec_dir;      /* where file() paths resolve; NULL: the current directory */
+  idp_image_fn image;        /* resolves registry_image() (decision 9); NULL: unknown until apply */
+  void *image_payload;       /* image's payload */
+  /* The value of output attr of the resource at addr once it is applied (apply reads it from the
+   * state), in arena a; NULL: unknown, as in a plan. The schema's secret mark is added. */
+  struct idp_value *(*output)(void *payload, idp_arena *a, const char *addr, const char *attr);
+  /* An integration's derived outputs (its driver's configure: postgres host and port from the
+   * DSN) as a map in a, from the map of its inputs; NULL: unknown. Called once per integration,
+   * and only when its inputs are known. */
+  struct idp_value *(*configure)(void *payload, idp_arena *a, const char *driver, const struct idp_value *inputs);
+  void *hooks_payload;       /* output's and configure's payload */
+} idp_inst_opts;
+
+/* idp_instantiate with options (o->spec_dir in place of spec_dir). */
+idp_graph *idp_instantiate_with(idp_file *const *files, size_t nfiles, const idp_env_sel *sel, size_t nsel,
+                                const idp_inst_opts *o, idp_diags *d);
 void idp_graph_free(idp_graph *g);
 
 /* The instance at addr, or NULL. */

@@ -5,8 +5,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void oom(void) {
   fputs("idp: out of memory\n", stderr);
@@ -150,4 +153,46 @@ const char *idp_did_you_mean(const char *word, const char *const *candidates, si
     }
   }
   return best;
+}
+
+int idp_write_all(int fd, const char *s, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+int idp_replace_file(const char *path, const char *data, size_t len, int mode) {
+  struct stat st;
+  if (mode < 0) mode = stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : 0644;
+  idp_buf tmp = {0};
+  idp_buf_printf(&tmp, "%s.tmp-XXXXXX", path);
+  int fd = mkstemp(tmp.data); /* 0600 until the fchmod */
+  if (fd < 0) {
+    idp_buf_free(&tmp);
+    return -1;
+  }
+  int rc = idp_write_all(fd, data, len) == 0 && fchmod(fd, (mode_t)mode) == 0 && fsync(fd) == 0 ? 0 : -1;
+  if (close(fd) != 0) rc = -1;
+  if (rc == 0 && rename(tmp.data, path) != 0) rc = -1;
+  if (rc == 0) { /* the rename is durable once the directory is */
+    char *copy = idp_xstrdup(path);
+    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) rc = -1;
+    if (dfd >= 0) close(dfd);
+    free(copy);
+    idp_buf_free(&tmp);
+    return rc;
+  }
+  int e = errno;
+  unlink(tmp.data);
+  errno = e;
+  idp_buf_free(&tmp);
+  return rc;
 }

@@ -31,6 +31,14 @@ void idp_buf_free(idp_buf *b);
  * in place). Returns 0, or -1 with errno set. */
 int idp_read_file(const char *path, char **out, size_t *len);
 
+/* Writes all n bytes to fd (retrying short writes and EINTR). Returns 0, or -1 with errno set. */
+int idp_write_all(int fd, const char *s, size_t n);
+/* Replaces path with data atomically: a temp file beside it (PATH.tmp-XXXXXX), fsync, rename,
+ * fsync of the directory; a crash leaves the old file or the new one. mode: the new file's mode,
+ * or -1 to keep the existing file's (0644 for a new one). Returns 0, or -1 with errno set (the
+ * temp file removed). */
+int idp_replace_file(const char *path, const char *data, size_t len, int mode);
+
 /* Damerau-Levenshtein distance (optimal string alignment), capped: returns max+1 when larger. */
 int idp_edit_distance(const char *a, const char *b, int max);
 /* The candidate closest to word within a distance that scales with its length, or NULL. */

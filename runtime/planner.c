@@ -1,6 +1,7 @@
 /* planner.c - desired instances against states: the plan (planner.h). */
 #include "planner.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,26 +20,40 @@ const char *idp_plan_action_name(idp_plan_action a) {
 
 /* --- stored values -------------------------------------------------------------------------- */
 
-/* A stored JSON value as a plan value; sealed parts become secret-marked placeholders. */
-static idp_value *from_stored(idp_arena *a, const json_t *j) {
-  if (idp_state_is_sealed(j)) return idp_value_taint(a, idp_value_null(a), NULL, true);
+/* The mark tree under key k (an object's member) or index i (an array's element) of m. */
+static const json_t *mark_at(const json_t *m, const char *k, size_t i) {
+  if (json_is_object(m) && k) return json_object_get(m, k);
+  if (json_is_array(m) && !k) return json_array_get(m, i);
+  return NULL;
+}
+
+/* A JSON value as a plan value: sealed parts, and those the secret mark tree sm marks, become
+ * secret-marked placeholders; those the unknown mark tree um marks, unknowns. */
+static idp_value *from_marked(idp_arena *a, const json_t *j, const json_t *um, const json_t *sm) {
+  if (json_is_true(um)) return idp_value_unknown(a, IDP_V_UNKNOWN);
+  if (json_is_true(sm) || idp_state_is_sealed(j)) return idp_value_taint(a, idp_value_null(a), NULL, true);
   if (json_is_object(j)) {
     idp_map_builder mb;
     idp_map_builder_init(&mb, a);
     const char *k;
     json_t *x;
-    json_object_foreach((json_t *)j, k, x) idp_map_builder_add(&mb, k, strlen(k), from_stored(a, x));
+    json_object_foreach((json_t *)j, k, x)
+      idp_map_builder_add(&mb, k, strlen(k), from_marked(a, x, mark_at(um, k, 0), mark_at(sm, k, 0)));
     return idp_map_builder_build(&mb, NULL);
   }
   if (json_is_array(j)) {
     size_t n = json_array_size(j);
     idp_value **items = idp_arena_alloc(a, (n ? n : 1) * sizeof *items);
-    for (size_t i = 0; i < n; i++) items[i] = from_stored(a, json_array_get(j, i));
+    for (size_t i = 0; i < n; i++)
+      items[i] = from_marked(a, json_array_get(j, i), mark_at(um, NULL, i), mark_at(sm, NULL, i));
     return idp_value_list(a, items, n);
   }
   idp_value *v = idp_value_from_json(a, j);
   return v ? v : idp_value_null(a);
 }
+
+/* A stored JSON value as a plan value; sealed parts become secret-marked placeholders. */
+static idp_value *from_stored(idp_arena *a, const json_t *j) { return from_marked(a, j, NULL, NULL); }
 
 /* --- comparison ----------------------------------------------------------------------------- */
 
@@ -204,8 +219,18 @@ static bool kind_has_secret_output(const idp_drv_kind *k) {
   return false;
 }
 
-/* Fills r's attributes and action for desired inst against stored sr (may be NULL). */
-static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res *sr, idp_plan_res *r) {
+static bool ignored(const idp_lifecycle *life, const char *name) {
+  if (life->ignore_all) return true;
+  for (size_t i = 0; i < life->nignore; i++)
+    if (strcmp(life->ignore[i], name) == 0) return true;
+  return false;
+}
+
+/* Fills r's attributes and action for desired inst against stored sr (may be NULL). replace: asked
+ * for with -replace. An input lifecycle.ignore_changes names keeps its stored value (after =
+ * before), unless the resource is created. */
+static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res *sr, bool replace,
+                    idp_plan_res *r) {
   idp_arena *a = &p->arena;
   const idp_drv_kind *kind = idp_driver_find_kind(inst->driver_kind, NULL);
   const idp_value *in = inst->inputs;
@@ -225,6 +250,11 @@ static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res
     at->after = in->u.map.vals[i];
     json_t *s = stored ? json_object_get(stored, at->name) : NULL;
     if (s) at->before = from_stored(a, s);
+    if (!create && ignored(&inst->life, at->name)) {
+      if (!s) r->nattrs--; /* not set before: stays unset */
+      else at->after = at->before;
+      continue;
+    }
     if (create || !s) {
       at->changed = true;
     } else {
@@ -250,6 +280,10 @@ static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res
       memset(at, 0, sizeof *at);
       at->name = idp_arena_strndup(a, k, strlen(k));
       at->before = from_stored(a, x);
+      if (ignored(&inst->life, k)) {
+        at->after = at->before;
+        continue;
+      }
       at->changed = true;
       const idp_drv_input *di = kind ? idp_drv_find_input(&kind->io, k) : NULL;
       if (di && di->force_new) at->forces = forces = true;
@@ -266,11 +300,15 @@ static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res
   } else if (st == IDP_STATE_DELETING) {
     r->action = IDP_PLAN_REPLACE;
     r->note = "a delete was started";
+  } else if (replace) {
+    r->action = IDP_PLAN_REPLACE;
+    r->note = "asked for with -replace";
   } else if (forces) {
     r->action = IDP_PLAN_REPLACE;
   } else {
     r->action = any ? IDP_PLAN_UPDATE : IDP_PLAN_NOOP;
   }
+  r->create_before_destroy = r->action == IDP_PLAN_REPLACE && inst->life.create_before_destroy;
   /* Computed outputs are new after a create or a replace. */
   if ((r->action == IDP_PLAN_CREATE || r->action == IDP_PLAN_REPLACE) && kind) {
     for (size_t i = 0; i < kind->io.noutputs; i++) {
@@ -294,6 +332,10 @@ static void add_delete(idp_plan *p, idp_state_res *sr, const char *env, idp_plan
   r->driver = idp_arena_strndup(a, idp_state_res_driver(sr), strlen(idp_state_res_driver(sr)));
   r->env = env ? idp_arena_strndup(a, env, strlen(env)) : NULL;
   r->action = IDP_PLAN_DELETE;
+  r->ndeps = idp_state_res_ndeps(sr);
+  const char **deps = idp_arena_alloc(a, (r->ndeps + 1) * sizeof *deps);
+  for (size_t i = 0; i < r->ndeps; i++) deps[i] = idp_arena_strndup(a, idp_state_res_dep(sr, i), strlen(idp_state_res_dep(sr, i)));
+  r->deps = deps;
   const json_t *stored = idp_state_res_map(sr, IDP_STATE_INPUTS);
   r->attrs = idp_arena_alloc(a, (json_object_size(stored) + 1) * sizeof *r->attrs);
   const char *k;
@@ -337,92 +379,8 @@ static long del_index(const del_ent *d, size_t n, const char *addr) {
   return -1;
 }
 
-int idp_plan_make(idp_plan **out, const idp_graph *g, idp_state *const *states, const bool *deletable,
-                  size_t nstates, idp_state_error *err) {
-  *out = NULL;
-  idp_plan *p = idp_xcalloc(1, sizeof *p);
-  idp_arena_init(&p->arena);
-  /* desired, in dependency order */
-  size_t ne = 0, cap = 16;
-  size_t *from = idp_xmalloc(cap * sizeof *from), *to = idp_xmalloc(cap * sizeof *to);
-  for (size_t i = 0; i < g->n; i++) {
-    const idp_deps *d = g->v[i]->deps;
-    for (size_t j = 0; d && j < d->n; j++) {
-      long k = graph_index(g, d->addr[j]);
-      if (k < 0 || (size_t)k == i) continue;
-      if (ne == cap) {
-        cap *= 2;
-        from = idp_xrealloc(from, cap * sizeof *from);
-        to = idp_xrealloc(to, cap * sizeof *to);
-      }
-      from[ne] = (size_t)k;
-      to[ne++] = i;
-    }
-  }
-  size_t *order = idp_xcalloc(g->n + 1, sizeof *order);
-  topo(g->n, from, to, ne, order);
-  /* deletes: what the deletable states hold that g does not */
-  size_t nd = 0, dcap = 16;
-  del_ent *dels = idp_xmalloc(dcap * sizeof *dels);
-  for (size_t s = 0; s < nstates; s++) {
-    if (!deletable[s]) continue;
-    for (size_t i = 0; i < idp_state_count(states[s]); i++) {
-      idp_state_res *sr = idp_state_at(states[s], i);
-      if (graph_index(g, idp_state_res_address(sr)) >= 0) continue;
-      if (nd == dcap) dels = idp_xrealloc(dels, (dcap *= 2) * sizeof *dels);
-      dels[nd].res = sr;
-      dels[nd++].env = idp_state_env(states[s]);
-    }
-  }
-  qsort(dels, nd, sizeof *dels, cmp_del);
-  ne = 0;
-  for (size_t i = 0; i < nd; i++) {
-    for (size_t j = 0; j < idp_state_res_ndeps(dels[i].res); j++) {
-      long k = del_index(dels, nd, idp_state_res_dep(dels[i].res, j));
-      if (k < 0 || (size_t)k == i) continue;
-      if (ne == cap) {
-        cap *= 2;
-        from = idp_xrealloc(from, cap * sizeof *from);
-        to = idp_xrealloc(to, cap * sizeof *to);
-      }
-      from[ne] = i; /* the dependent goes first */
-      to[ne++] = (size_t)k;
-    }
-  }
-  size_t *dorder = idp_xcalloc(nd + 1, sizeof *dorder);
-  topo(nd, from, to, ne, dorder);
-  free(from);
-  free(to);
-
-  p->v = idp_arena_alloc(&p->arena, (g->n + nd + 1) * sizeof *p->v);
-  idp_plan_action *actions = idp_xcalloc(g->n + 1, sizeof *actions);
-  int rc = 0;
-  for (size_t oi = 0; oi < g->n && rc == 0; oi++) {
-    const idp_inst *inst = g->v[order[oi]];
-    idp_plan_res *r = &p->v[p->n++];
-    memset(r, 0, sizeof *r);
-    r->addr = inst->addr;
-    r->driver = inst->driver_kind;
-    r->env = inst->env;
-    idp_state *st = state_of(states, nstates, inst->env);
-    idp_state_res *sr = st ? idp_state_find(st, inst->addr) : NULL;
-    idp_state_key key;
-    cmp_ctx c = {.st = st, .addr = inst->addr, .g = g, .actions = actions, .err = err};
-    bool have_key = idp_state_key_from_env(&key, NULL) == 0;
-    c.key = have_key ? &key : NULL;
-    rc = diff_one(p, &c, inst, sr, r);
-    if (have_key) idp_state_key_wipe(&key);
-    actions[order[oi]] = r->action;
-  }
-  for (size_t oi = 0; oi < nd && rc == 0; oi++) add_delete(p, dels[dorder[oi]].res, dels[dorder[oi]].env, &p->v[p->n++]);
-  free(actions);
-  free(order);
-  free(dorder);
-  free(dels);
-  if (rc < 0) {
-    idp_plan_free(p);
-    return rc;
-  }
+static void count_actions(idp_plan *p) {
+  p->add = p->change = p->destroy = 0;
   for (size_t i = 0; i < p->n; i++) {
     switch (p->v[i].action) {
     case IDP_PLAN_CREATE: p->add++; break;
@@ -432,6 +390,281 @@ int idp_plan_make(idp_plan **out, const idp_graph *g, idp_state *const *states, 
     case IDP_PLAN_NOOP: break;
     }
   }
+}
+
+bool idp_plan_addr_under(const char *addr, const char *target) {
+  size_t n = strlen(target);
+  return strncmp(addr, target, n) == 0 && (addr[n] == '\0' || addr[n] == '/');
+}
+
+static bool targeted(const idp_plan_opts *o, const char *addr) {
+  for (size_t i = 0; i < o->ntargets; i++)
+    if (idp_plan_addr_under(addr, o->targets[i])) return true;
+  return false;
+}
+
+static bool requested_replace(const idp_plan_opts *o, const char *addr) {
+  for (size_t i = 0; i < o->nreplace; i++)
+    if (strcmp(o->replace[i], addr) == 0) return true;
+  return false;
+}
+
+typedef struct edges {
+  size_t *from, *to;
+  size_t n, cap;
+} edges;
+
+static void edge_add(edges *e, size_t from, size_t to) {
+  if (e->n == e->cap) {
+    e->cap = e->cap ? 2 * e->cap : 64;
+    e->from = idp_xrealloc(e->from, e->cap * sizeof *e->from);
+    e->to = idp_xrealloc(e->to, e->cap * sizeof *e->to);
+  }
+  e->from[e->n] = from;
+  e->to[e->n++] = to;
+}
+
+/* "FILE:LINE:COL" of an instance's block, for refusals. */
+static void block_where(char *buf, size_t size, const idp_inst *in) {
+  unsigned line, col;
+  idp_source_linecol(in->src, in->block->labels ? in->block->labels->loc.start : in->block->loc.start, &line, &col);
+  snprintf(buf, size, "%s:%u:%u", in->src->path, line, col);
+}
+
+/* -target and -replace must name something of this run. */
+static int check_flags(const idp_plan_opts *o, const idp_graph *g, idp_state *const *states, size_t nstates,
+                       idp_state_error *err) {
+  for (size_t t = 0; t < o->ntargets; t++) {
+    bool hit = false;
+    for (size_t i = 0; i < g->n && !hit; i++) hit = idp_plan_addr_under(g->v[i]->addr, o->targets[t]);
+    for (size_t s = 0; s < nstates && !hit; s++)
+      for (size_t i = 0; i < idp_state_count(states[s]) && !hit; i++)
+        hit = idp_plan_addr_under(idp_state_res_address(idp_state_at(states[s], i)), o->targets[t]);
+    if (!hit)
+      return idp_state_fail(err, IDP_PLAN_EREFUSED,
+                            "-target %s names no resource of this run\n"
+                            "hint: 'idp state list' and 'idp graph' show the addresses; a target is an address or "
+                            "a prefix of one at a '/' (env.dev, env.dev/app.shop)",
+                            o->targets[t]);
+  }
+  for (size_t r = 0; r < o->nreplace; r++) {
+    const char *addr = o->replace[r];
+    long k = graph_index(g, addr);
+    idp_state *st = k >= 0 ? state_of(states, nstates, g->v[k]->env) : NULL;
+    idp_state_res *sr = st ? idp_state_find(st, addr) : NULL;
+    if (k < 0)
+      return idp_state_fail(err, IDP_PLAN_EREFUSED,
+                            "-replace %s names no resource of this run\n"
+                            "hint: give the full address of one resource, as 'idp state list' prints it",
+                            addr);
+    if (!sr || idp_state_res_status(sr) == IDP_STATE_PENDING_CREATE)
+      return idp_state_fail(err, IDP_PLAN_EREFUSED,
+                            "-replace %s: it is not in the state yet, so there is nothing to replace\n"
+                            "hint: plan without -replace: it will be created", addr);
+  }
+  return 0;
+}
+
+/* Which desired instances the plan covers: all, or with -target the targeted ones and everything
+ * they depend on (transitively). */
+static bool *cover(const idp_graph *g, const idp_plan_opts *o) {
+  bool *in = idp_xcalloc(g->n + 1, sizeof *in);
+  size_t *stack = idp_xmalloc((g->n + 1) * sizeof *stack), sp = 0;
+  for (size_t i = 0; i < g->n; i++) {
+    if (o->ntargets && !targeted(o, g->v[i]->addr)) continue;
+    in[i] = true;
+    stack[sp++] = i;
+  }
+  while (sp) {
+    const idp_deps *d = g->v[stack[--sp]]->deps;
+    for (size_t j = 0; j < idp_deps_count(d); j++) {
+      long k = graph_index(g, d->addr[j]);
+      if (k >= 0 && !in[k]) {
+        in[k] = true;
+        stack[sp++] = (size_t)k;
+      }
+    }
+  }
+  free(stack);
+  return in;
+}
+
+/* The resources to delete: of the deletable states, those g lacks (with -destroy: all), narrowed
+ * by -target (when destroying, what depends on a target in the same state goes with it). Sorted by
+ * address. */
+static del_ent *deletes(const idp_graph *g, idp_state *const *states, const bool *deletable, size_t nstates,
+                        const idp_plan_opts *o, size_t *nout) {
+  size_t n = 0, cap = 16;
+  del_ent *v = idp_xmalloc(cap * sizeof *v);
+  for (size_t s = 0; s < nstates; s++) {
+    if (!deletable[s]) continue;
+    for (size_t i = 0; i < idp_state_count(states[s]); i++) {
+      idp_state_res *sr = idp_state_at(states[s], i);
+      if (!o->destroy && graph_index(g, idp_state_res_address(sr)) >= 0) continue;
+      if (n == cap) v = idp_xrealloc(v, (cap *= 2) * sizeof *v);
+      v[n].res = sr;
+      v[n++].env = idp_state_env(states[s]);
+    }
+  }
+  qsort(v, n, sizeof *v, cmp_del);
+  if (!o->ntargets) {
+    *nout = n;
+    return v;
+  }
+  bool *keep = idp_xcalloc(n + 1, sizeof *keep);
+  for (size_t i = 0; i < n; i++) keep[i] = targeted(o, idp_state_res_address(v[i].res));
+  /* with -destroy, a dependent in the same state goes too: to a fixed point (chains are short) */
+  for (bool grew = o->destroy; grew;) {
+    grew = false;
+    for (size_t i = 0; i < n; i++) {
+      if (keep[i]) continue;
+      for (size_t j = 0; j < idp_state_res_ndeps(v[i].res) && !keep[i]; j++) {
+        long k = del_index(v, n, idp_state_res_dep(v[i].res, j));
+        if (k >= 0 && keep[k] && v[k].env == v[i].env) keep[i] = grew = true;
+      }
+    }
+  }
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++)
+    if (keep[i]) v[w++] = v[i];
+  free(keep);
+  *nout = w;
+  return v;
+}
+
+/* Decision 6: a top-level resource is not deleted while a resource that stays depends on it. */
+static int check_shared_deletes(const idp_graph *g, idp_state *const *states, size_t nstates, const del_ent *dels,
+                                size_t nd, const idp_plan_opts *o, idp_state_error *err) {
+  for (size_t i = 0; i < nd; i++) {
+    if (dels[i].env) continue;
+    const char *addr = idp_state_res_address(dels[i].res);
+    for (size_t k = 0; k < g->n && !o->destroy; k++) {
+      const idp_deps *d = g->v[k]->deps;
+      for (size_t j = 0; j < idp_deps_count(d); j++)
+        if (strcmp(d->addr[j], addr) == 0)
+          return idp_state_fail(err, IDP_PLAN_EREFUSED,
+                                "%s cannot be destroyed: %s%s still depends on it\n"
+                                "hint: destroy that environment first, or change it so it no longer reaches %s",
+                                addr, g->v[k]->env ? "environment " : "", g->v[k]->env ? g->v[k]->env : g->v[k]->addr,
+                                addr);
+    }
+    for (size_t s = 0; s < nstates; s++)
+      for (size_t r = 0; r < idp_state_count(states[s]); r++) {
+        idp_state_res *sr = idp_state_at(states[s], r);
+        if (del_index(dels, nd, idp_state_res_address(sr)) >= 0) continue;
+        for (size_t j = 0; j < idp_state_res_ndeps(sr); j++) {
+          if (strcmp(idp_state_res_dep(sr, j), addr) != 0) continue;
+          const char *env = idp_state_env(states[s]);
+          return idp_state_fail(err, IDP_PLAN_EREFUSED,
+                                "%s cannot be destroyed: %s%s still depends on it (%s)\n"
+                                "hint: destroy that environment first (idp plan -destroy -env %s), or change it "
+                                "so it no longer reaches %s",
+                                addr, env ? "environment " : "", env ? env : "", idp_state_res_address(sr),
+                                env ? env : "...", addr);
+        }
+      }
+  }
+  return 0;
+}
+
+/* lifecycle prevent_destroy: a plan that would delete or replace such a resource is refused. */
+static int check_prevent_destroy(const idp_plan *p, const idp_graph *g, idp_state_error *err) {
+  for (size_t i = 0; i < p->n; i++) {
+    const idp_plan_res *r = &p->v[i];
+    if (r->action != IDP_PLAN_DELETE && r->action != IDP_PLAN_REPLACE) continue;
+    long k = graph_index(g, r->addr);
+    if (k < 0 || !g->v[k]->life.prevent_destroy) continue;
+    char why[512] = "";
+    if (r->action == IDP_PLAN_REPLACE) {
+      size_t w = 0;
+      for (size_t j = 0; j < r->nattrs && w < sizeof why; j++)
+        if (r->attrs[j].forces)
+          w += (size_t)snprintf(why + w, sizeof why - w, "%s%s", w ? ", " : " (", r->attrs[j].name);
+      if (w && w < sizeof why) snprintf(why + w, sizeof why - w, " forces replacement)");
+      else if (r->note) snprintf(why, sizeof why, " (%s)", r->note);
+    }
+    char at[512];
+    block_where(at, sizeof at, g->v[k]);
+    return idp_state_fail(err, IDP_PLAN_EREFUSED,
+                          "%s has lifecycle prevent_destroy (%s), and this plan would %s it%s\n"
+                          "hint: undo the change that destroys it, or remove prevent_destroy from its lifecycle "
+                          "block first",
+                          r->addr, at, r->action == IDP_PLAN_DELETE ? "destroy" : "replace", why);
+  }
+  return 0;
+}
+
+int idp_plan_make(idp_plan **out, const idp_graph *g, idp_state *const *states, const bool *deletable,
+                  size_t nstates, const idp_plan_opts *o, idp_state_error *err) {
+  static const idp_plan_opts plain = {0};
+  if (!o) o = &plain;
+  *out = NULL;
+  int rc = check_flags(o, g, states, nstates, err);
+  if (rc < 0) return rc;
+  idp_plan *p = idp_xcalloc(1, sizeof *p);
+  idp_arena_init(&p->arena);
+  /* desired, in dependency order; with -destroy, none */
+  bool *in = o->destroy ? idp_xcalloc(g->n + 1, sizeof *in) : cover(g, o);
+  edges e = {0};
+  for (size_t i = 0; i < g->n; i++) {
+    const idp_deps *d = g->v[i]->deps;
+    for (size_t j = 0; d && j < d->n; j++) {
+      long k = graph_index(g, d->addr[j]);
+      if (k >= 0 && (size_t)k != i) edge_add(&e, (size_t)k, i);
+    }
+  }
+  size_t *order = idp_xcalloc(g->n + 1, sizeof *order);
+  topo(g->n, e.from, e.to, e.n, order);
+  size_t nd = 0;
+  del_ent *dels = deletes(g, states, deletable, nstates, o, &nd);
+  e.n = 0;
+  for (size_t i = 0; i < nd; i++) {
+    for (size_t j = 0; j < idp_state_res_ndeps(dels[i].res); j++) {
+      long k = del_index(dels, nd, idp_state_res_dep(dels[i].res, j));
+      if (k >= 0 && (size_t)k != i) edge_add(&e, i, (size_t)k); /* the dependent goes first */
+    }
+  }
+  size_t *dorder = idp_xcalloc(nd + 1, sizeof *dorder);
+  topo(nd, e.from, e.to, e.n, dorder);
+  free(e.from);
+  free(e.to);
+
+  p->v = idp_arena_alloc(&p->arena, (g->n + nd + 1) * sizeof *p->v);
+  /* per graph index; what the plan does not cover stays as it is (a no-op) */
+  idp_plan_action *actions = idp_xcalloc(g->n + 1, sizeof *actions);
+  idp_state_key key;
+  bool have_key = idp_state_key_from_env(&key, NULL) == 0;
+  for (size_t oi = 0; oi < g->n && rc == 0; oi++) {
+    if (!in[order[oi]]) continue;
+    const idp_inst *inst = g->v[order[oi]];
+    idp_plan_res *r = &p->v[p->n++];
+    memset(r, 0, sizeof *r);
+    r->addr = inst->addr;
+    r->driver = inst->driver_kind;
+    r->env = inst->env;
+    r->inst = inst;
+    r->deps = inst->deps ? inst->deps->addr : NULL;
+    r->ndeps = idp_deps_count(inst->deps);
+    idp_state *st = state_of(states, nstates, inst->env);
+    idp_state_res *sr = st ? idp_state_find(st, inst->addr) : NULL;
+    cmp_ctx c = {.st = st, .addr = inst->addr, .g = g, .actions = actions, .err = err, .key = have_key ? &key : NULL};
+    rc = diff_one(p, &c, inst, sr, requested_replace(o, inst->addr), r);
+    actions[order[oi]] = r->action;
+  }
+  if (have_key) idp_state_key_wipe(&key);
+  if (rc == 0) rc = check_shared_deletes(g, states, nstates, dels, nd, o, err);
+  for (size_t oi = 0; oi < nd && rc == 0; oi++) add_delete(p, dels[dorder[oi]].res, dels[dorder[oi]].env, &p->v[p->n++]);
+  if (rc == 0) rc = check_prevent_destroy(p, g, err);
+  free(in);
+  free(actions);
+  free(order);
+  free(dorder);
+  free(dels);
+  if (rc < 0) {
+    idp_plan_free(p);
+    return rc;
+  }
+  count_actions(p);
   *out = p;
   return 0;
 }
@@ -476,7 +709,11 @@ void idp_plan_print(const idp_plan *p, FILE *out) {
       switch (r->action) {
       case IDP_PLAN_CREATE: what = "will be created"; sign = "+"; break;
       case IDP_PLAN_UPDATE: what = "will be updated in place"; sign = "~"; break;
-      case IDP_PLAN_REPLACE: what = "must be replaced"; sign = "-/+"; break;
+      case IDP_PLAN_REPLACE:
+        what = r->create_before_destroy ? "must be replaced, the new object created before the old is destroyed"
+                                        : "must be replaced";
+        sign = r->create_before_destroy ? "+/-" : "-/+";
+        break;
       case IDP_PLAN_DELETE: what = "will be destroyed"; sign = "-"; break;
       default: continue;
       }
@@ -511,30 +748,71 @@ void idp_plan_print(const idp_plan *p, FILE *out) {
 /* --- JSON ----------------------------------------------------------------------------------- */
 
 /* A side of a change as a map value: the attributes present on that side. */
-static json_t *side_json(idp_arena *a, const idp_plan_res *r, bool after, json_t **unknown, json_t **secret) {
+static idp_value *side_value(idp_arena *a, const idp_plan_res *r, bool after) {
   idp_map_builder mb;
   idp_map_builder_init(&mb, a);
-  size_t n = 0;
   for (size_t j = 0; j < r->nattrs; j++) {
     const idp_value *v = after ? r->attrs[j].after : r->attrs[j].before;
     if (!v) continue;
-    if (!after && r->action == IDP_PLAN_CREATE) continue;
     idp_map_builder_add(&mb, r->attrs[j].name, strlen(r->attrs[j].name), (idp_value *)v);
-    n++;
   }
-  idp_json_marks m = {0};
-  json_t *j = idp_value_to_json(idp_map_builder_build(&mb, NULL), &m);
-  *unknown = m.unknown ? m.unknown : json_object();
-  *secret = m.secret ? m.secret : json_object();
-  (void)n;
-  return j;
+  return idp_map_builder_build(&mb, NULL);
 }
 
-json_t *idp_plan_json(const idp_plan *p) {
+typedef struct seal_ctx {
+  const idp_state_key *key;
+  const char *addr;
+  idp_state_error *err;
+  int rc;
+} seal_ctx;
+
+/* v as JSON with each secret part sealed for the address and "plan/PATH" (so it opens neither in
+ * a state nor at another place of the plan); unknown parts null. */
+static json_t *sealed_json(seal_ctx *c, const idp_value *v, idp_buf *path) {
+  if (c->rc || v->kind == IDP_V_UNKNOWN) return json_null();
+  if (v->secret) {
+    json_t *plain = idp_value_to_json(v, NULL), *out = NULL;
+    if (!plain) return json_null(); /* holds an unknown: nothing to keep */
+    if (c->key) c->rc = idp_state_seal(&out, c->key, c->addr, idp_buf_cstr(path), plain, c->err);
+    json_decref(plain);
+    return out ? out : json_null();
+  }
+  size_t mark = path->len;
+  json_t *j;
+  if (v->kind == IDP_V_MAP) {
+    j = json_object();
+    for (size_t i = 0; i < v->u.map.n; i++) {
+      path->len = mark;
+      idp_buf_printf(path, "/%s", v->u.map.keys[i]);
+      json_object_set_new(j, v->u.map.keys[i], sealed_json(c, v->u.map.vals[i], path));
+    }
+  } else if (v->kind == IDP_V_LIST) {
+    j = json_array();
+    for (size_t i = 0; i < v->u.list.n; i++) {
+      path->len = mark;
+      idp_buf_printf(path, "/%zu", i);
+      json_array_append_new(j, sealed_json(c, v->u.list.items[i], path));
+    }
+  } else {
+    j = idp_value_to_json(v, NULL);
+  }
+  path->len = mark;
+  return j ? j : json_null();
+}
+
+static json_t *str_array(const char *const *v, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(v[i]));
+  return a;
+}
+
+json_t *idp_plan_json(const idp_plan *p, bool saved, const idp_state_key *key, idp_state_error *err) {
   idp_arena a;
   idp_arena_init(&a);
   json_t *arr = json_array();
-  for (size_t i = 0; i < p->n; i++) {
+  seal_ctx sc = {.key = key, .err = err};
+  idp_buf path = {0};
+  for (size_t i = 0; i < p->n && !sc.rc; i++) {
     const idp_plan_res *r = &p->v[i];
     json_t *o = json_object();
     json_object_set_new(o, "address", json_string(r->addr));
@@ -542,19 +820,29 @@ json_t *idp_plan_json(const idp_plan *p) {
     json_object_set_new(o, "env", r->env ? json_string(r->env) : json_null());
     json_object_set_new(o, "action", json_string(idp_plan_action_name(r->action)));
     if (r->note) json_object_set_new(o, "reason", json_string(r->note));
+    if (r->action == IDP_PLAN_REPLACE)
+      json_object_set_new(o, "replace_order", json_string(r->create_before_destroy ? "create_before_destroy"
+                                                                                   : "destroy_before_create"));
+    json_object_set_new(o, "dependencies", str_array(r->deps, r->ndeps));
     json_t *ch = json_object();
-    json_t *bu, *bs, *au, *as;
+    idp_json_marks bm = {0}, am = {0};
     bool has_before = r->action != IDP_PLAN_CREATE, has_after = r->action != IDP_PLAN_DELETE;
-    json_t *before = side_json(&a, r, false, &bu, &bs);
-    json_t *after = side_json(&a, r, true, &au, &as);
-    json_decref(bu);
-    json_object_set_new(ch, "before", has_before ? before : json_null());
-    if (!has_before) json_decref(before);
-    json_object_set_new(ch, "after", has_after ? after : json_null());
-    if (!has_after) json_decref(after);
-    json_object_set_new(ch, "after_unknown", au);
-    json_object_set_new(ch, "before_secret", bs);
-    json_object_set_new(ch, "after_secret", as);
+    json_t *before = has_before ? idp_value_to_json(side_value(&a, r, false), &bm) : json_null();
+    json_t *after = has_after ? idp_value_to_json(side_value(&a, r, true), &am) : json_null();
+    if (saved && has_after) {
+      /* what apply needs: the secrets of the desired side, sealed */
+      json_decref(after);
+      sc.addr = r->addr;
+      path.len = 0;
+      idp_buf_puts(&path, "plan/after");
+      after = sealed_json(&sc, side_value(&a, r, true), &path);
+    }
+    json_object_set_new(ch, "before", before);
+    json_object_set_new(ch, "after", after);
+    json_object_set_new(ch, "after_unknown", am.unknown ? am.unknown : json_object());
+    json_object_set_new(ch, "before_secret", bm.secret ? bm.secret : json_object());
+    json_object_set_new(ch, "after_secret", am.secret ? am.secret : json_object());
+    json_decref(bm.unknown);
     json_t *changed = json_array(), *rp = json_array();
     for (size_t j = 0; j < r->nattrs; j++) {
       if (r->attrs[j].changed && r->action != IDP_PLAN_NOOP) json_array_append_new(changed, json_string(r->attrs[j].name));
@@ -565,6 +853,12 @@ json_t *idp_plan_json(const idp_plan *p) {
     json_object_set_new(o, "change", ch);
     json_array_append_new(arr, o);
   }
+  idp_buf_free(&path);
+  if (sc.rc) {
+    json_decref(arr);
+    idp_arena_free(&a);
+    return NULL;
+  }
   json_t *root = json_object();
   json_object_set_new(root, "resource_changes", arr);
   json_t *sum = json_object();
@@ -574,4 +868,94 @@ json_t *idp_plan_json(const idp_plan *p) {
   json_object_set_new(root, "summary", sum);
   idp_arena_free(&a);
   return root;
+}
+
+/* --- reading a plan back -------------------------------------------------------------------- */
+
+static const char *jstr(idp_arena *a, const json_t *o, const char *k) {
+  const json_t *v = json_object_get(o, k);
+  return json_is_string(v) ? idp_arena_strndup(a, json_string_value(v), json_string_length(v)) : NULL;
+}
+
+static bool in_list(const json_t *arr, const char *name) {
+  size_t i;
+  json_t *x;
+  json_array_foreach(arr, i, x) if (json_is_string(x) && strcmp(json_string_value(x), name) == 0) return true;
+  return false;
+}
+
+static int res_from_json(idp_plan *p, const json_t *o, size_t idx, idp_plan_res *r, idp_state_error *err) {
+  idp_arena *a = &p->arena;
+  memset(r, 0, sizeof *r);
+  r->addr = jstr(a, o, "address");
+  r->driver = jstr(a, o, "driver");
+  const char *action = jstr(a, o, "action");
+  const json_t *env = json_object_get(o, "env"), *ch = json_object_get(o, "change");
+  bool known = false;
+  for (int k = IDP_PLAN_NOOP; action && k <= IDP_PLAN_DELETE && !known; k++)
+    if (strcmp(action, idp_plan_action_name((idp_plan_action)k)) == 0) r->action = (idp_plan_action)k, known = true;
+  if (!r->addr || !r->driver || !known || !(json_is_string(env) || json_is_null(env)) || !json_is_object(ch))
+    return idp_state_fail(err, IDP_STATE_EREFUSED,
+                          "resource_changes[%zu]: want address, driver, env, a known action and change", idx);
+  r->env = jstr(a, o, "env");
+  r->note = jstr(a, o, "reason");
+  const char *order = jstr(a, o, "replace_order");
+  r->create_before_destroy = order && strcmp(order, "create_before_destroy") == 0;
+  const json_t *deps = json_object_get(o, "dependencies");
+  r->ndeps = json_array_size(deps);
+  const char **dv = idp_arena_alloc(a, (r->ndeps + 1) * sizeof *dv);
+  for (size_t i = 0; i < r->ndeps; i++) dv[i] = json_is_string(json_array_get(deps, i)) ? json_string_value(json_array_get(deps, i)) : "";
+  for (size_t i = 0; i < r->ndeps; i++) dv[i] = idp_arena_strndup(a, dv[i], strlen(dv[i]));
+  r->deps = dv;
+  const json_t *before = json_object_get(ch, "before"), *after = json_object_get(ch, "after");
+  const json_t *au = json_object_get(ch, "after_unknown"), *as = json_object_get(ch, "after_secret"),
+               *bs = json_object_get(ch, "before_secret"), *changed = json_object_get(ch, "changed"),
+               *rp = json_object_get(ch, "replace_paths");
+  size_t cap = (json_is_object(before) ? json_object_size(before) : 0) + (json_is_object(after) ? json_object_size(after) : 0) + 1;
+  r->attrs = idp_arena_alloc(a, cap * sizeof *r->attrs);
+  const idp_drv_kind *kind = idp_driver_find_kind(r->driver, NULL);
+  const char *k;
+  json_t *x;
+  json_object_foreach((json_t *)after, k, x) {
+    idp_plan_attr *at = &r->attrs[r->nattrs++];
+    memset(at, 0, sizeof *at);
+    at->name = idp_arena_strndup(a, k, strlen(k));
+    at->after = from_marked(a, x, mark_at(au, k, 0), mark_at(as, k, 0));
+    const json_t *b = json_is_object(before) ? json_object_get(before, k) : NULL;
+    if (b) at->before = from_marked(a, b, NULL, mark_at(bs, k, 0));
+    at->changed = in_list(changed, k);
+    at->forces = in_list(rp, k);
+    at->computed = !b && kind && idp_drv_find_output(&kind->io, k) && !idp_drv_find_input(&kind->io, k);
+  }
+  json_object_foreach((json_t *)before, k, x) {
+    if (json_is_object(after) && json_object_get(after, k)) continue;
+    idp_plan_attr *at = &r->attrs[r->nattrs++];
+    memset(at, 0, sizeof *at);
+    at->name = idp_arena_strndup(a, k, strlen(k));
+    at->before = from_marked(a, x, NULL, mark_at(bs, k, 0));
+    at->changed = r->action != IDP_PLAN_NOOP && (r->action == IDP_PLAN_DELETE || in_list(changed, k));
+    at->forces = in_list(rp, k);
+  }
+  qsort(r->attrs, r->nattrs, sizeof *r->attrs, cmp_attr);
+  return 0;
+}
+
+idp_plan *idp_plan_from_json(const json_t *j, idp_state_error *err) {
+  const json_t *arr = json_object_get(j, "resource_changes");
+  if (!json_is_array(arr)) {
+    idp_state_fail(err, IDP_STATE_EREFUSED, "no resource_changes array");
+    return NULL;
+  }
+  idp_plan *p = idp_xcalloc(1, sizeof *p);
+  idp_arena_init(&p->arena);
+  p->v = idp_arena_alloc(&p->arena, (json_array_size(arr) + 1) * sizeof *p->v);
+  for (size_t i = 0; i < json_array_size(arr); i++) {
+    if (res_from_json(p, json_array_get(arr, i), i, &p->v[p->n], err) < 0) {
+      idp_plan_free(p);
+      return NULL;
+    }
+    p->n++;
+  }
+  count_actions(p);
+  return p;
 }

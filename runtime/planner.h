@@ -62,7 +62,11 @@ typedef struct idp_plan_res {
   const char *addr, *driver;
   const char *env;             /* NULL: shared state */
   idp_plan_action action;
-  const char *note;            /* why, when the status decided it ("tainted"), or NULL */
+  const char *note;            /* why, when the status or a flag decided it ("tainted"), or NULL */
+  bool create_before_destroy;  /* a replace that creates the new object first (lifecycle) */
+  const idp_inst *inst;        /* the desired instance (NULL for a delete, or read from a file) */
+  const char *const *deps;     /* what it depends on: the instance's, or (delete) the state's */
+  size_t ndeps;
   idp_plan_attr *attrs;        /* sorted by name; inputs then computed outputs */
   size_t nattrs;
   bool secret_state;           /* applying it stores a secret in state */
@@ -75,11 +79,30 @@ typedef struct idp_plan {
   size_t add, change, destroy; /* replace counts in add and destroy */
 } idp_plan;
 
+/* What narrows or turns a plan (the plan command's flags). */
+typedef struct idp_plan_opts {
+  /* -target ADDR: only these and, unless destroying, what they depend on (transitively); when
+   * destroying, these and what depends on them in the same state. An ADDR names an instance, or
+   * every instance under it at a `/` (`env.dev`, `env.dev/app.shop`). */
+  const char *const *targets;
+  size_t ntargets;
+  const char *const *replace; /* -replace ADDR: an instance in state, planned as a replace */
+  size_t nreplace;
+  bool destroy;               /* -destroy: delete what the deletable states hold */
+} idp_plan_opts;
+
 /* Diffs g against states[0..nstates) (each opened with its key when it holds secrets: call
  * idp_state_check_secrets first). deletable[i]: resources of states[i] not in g are deleted.
- * Returns 0, or a negative IDP_STATE_E* code with err filled (e.g. EDECRYPT). */
+ * o may be NULL (a plain plan). Returns 0, or a negative IDP_STATE_E* code with err filled
+ * (e.g. EDECRYPT), or IDP_PLAN_EREFUSED with err naming the resource and the rule that refuses
+ * the plan (prevent_destroy, a -target or -replace that names nothing, a top-level resource that
+ * an environment still reaches). */
+enum { IDP_PLAN_EREFUSED = -100 };
 int idp_plan_make(idp_plan **out, const idp_graph *g, idp_state *const *states, const bool *deletable,
-                  size_t nstates, idp_state_error *err);
+                  size_t nstates, const idp_plan_opts *o, idp_state_error *err);
+
+/* True if addr is target or lies under it at a `/` (env.dev/app.shop lies under env.dev). */
+bool idp_plan_addr_under(const char *addr, const char *target);
 void idp_plan_free(idp_plan *p);
 
 /* True if any resource is not a no-op. */
@@ -88,7 +111,15 @@ bool idp_plan_has_changes(const idp_plan *p);
 /* Terraform-like text: every change with its attributes, then the summary line
  * `Plan: N to add, N to change, N to destroy.` or `No changes.` */
 void idp_plan_print(const idp_plan *p, FILE *out);
-/* The -json form (docs/plan-format.md), a new reference; header members are added by the caller. */
-json_t *idp_plan_json(const idp_plan *p);
+/* The -json form (docs/plan-format.md), a new reference; header members are added by the caller.
+ * Secrets are written as null and marked. saved: the form of a saved plan, whose desired side
+ * keeps the secrets apply needs sealed with key (key NULL: null; the caller refuses a plan whose
+ * changes need one, as for the state). Returns NULL only when sealing failed (err filled). */
+json_t *idp_plan_json(const idp_plan *p, bool saved, const idp_state_key *key, idp_state_error *err);
+
+/* The plan that idp_plan_json wrote (saved or not), for printing: sealed parts and secret marks
+ * become (secret), unknown marks (known after apply). Returns NULL with err filled when j is not
+ * such a plan. */
+idp_plan *idp_plan_from_json(const json_t *j, idp_state_error *err);
 
 #endif

@@ -27,6 +27,7 @@ unsigned idp_driver_check_attrs(idp_diags *d, idp_source *src, const idp_drv_sub
 
   for (const idp_item *it = items; it; it = it->next) {
     if (it->kind != IDP_ITEM_ATTR || idp_drv_find_input(io, it->name)) continue;
+    if (s->resource && strcmp(it->name, "depends_on") == 0) continue;
     if (idp_drv_find_output(io, it->name)) {
       idp_diag_error(d, src, it->name_loc, "'%s' is an output of %s: it cannot be set", it->name, s->what);
       idp_diag_hint(d, "the driver sets it; read it as %s.%s", s->ref, it->name);
@@ -57,6 +58,96 @@ unsigned idp_driver_check_attrs(idp_diags *d, idp_source *src, const idp_drv_sub
   return d->errors - before;
 }
 
+/* A reference to a whole resource: `resource.NAME` or `DRIVER.KIND.NAME`, no attribute. */
+static bool whole_resource_ref(const idp_expr *e) {
+  size_t n = 0;
+  while (e->kind == IDP_E_GETATTR) {
+    e = e->u.getattr.obj;
+    n++;
+  }
+  if (e->kind != IDP_E_REF) return false;
+  return strcmp(e->u.ref.name, "resource") == 0 ? n == 1 : n == 2;
+}
+
+/* depends_on = [resource.NAME, DRIVER.KIND.NAME, ...]: what the resource waits for that no
+ * reference in its inputs shows. */
+static unsigned check_depends_on(idp_diags *d, idp_source *src, const idp_item *b) {
+  unsigned errors = 0;
+  for (const idp_item *it = b->body.first; it; it = it->next) {
+    if (it->kind != IDP_ITEM_ATTR || strcmp(it->name, "depends_on") != 0) continue;
+    if (it->value->kind != IDP_E_LIST) {
+      idp_diag_error(d, src, it->value->loc, "depends_on takes a list of resources");
+      idp_diag_hint(d, "write depends_on = [resource.NAME] or [DRIVER.KIND.NAME]");
+      errors++;
+      continue;
+    }
+    for (const idp_expr *x = it->value->u.list.items; x; x = x->next) {
+      if (whole_resource_ref(x)) continue;
+      idp_diag_error(d, src, x->loc, "depends_on lists whole resources, not %s", idp_expr_kind_name(x->kind));
+      idp_diag_hint(d, "write resource.NAME (a resource of the same provide) or DRIVER.KIND.NAME (a top-level one)");
+      errors++;
+    }
+  }
+  return errors;
+}
+
+/* lifecycle { prevent_destroy = BOOL  create_before_destroy = BOOL  ignore_changes = [INPUT, ...] | all } */
+static unsigned check_lifecycle(idp_diags *d, idp_source *src, const idp_drv_kind *kind, const idp_item *b) {
+  static const char *const names[] = {"prevent_destroy", "create_before_destroy", "ignore_changes"};
+  unsigned errors = 0;
+  const char *inputs[MAX_NAMES];
+  size_t nin = kind->io.ninputs < MAX_NAMES ? kind->io.ninputs : MAX_NAMES;
+  for (size_t i = 0; i < nin; i++) inputs[i] = kind->io.inputs[i].name;
+  for (const idp_item *lc = b->body.first; lc; lc = lc->next) {
+    if (lc->kind != IDP_ITEM_BLOCK || strcmp(lc->name, "lifecycle") != 0) continue;
+    for (const idp_item *it = lc->body.first; it; it = it->next) {
+      if (it->kind != IDP_ITEM_ATTR) continue;
+      const idp_expr *e = it->value;
+      if (strcmp(it->name, "ignore_changes") == 0) {
+        if (e->kind == IDP_E_REF && strcmp(e->u.ref.name, "all") == 0) continue;
+        if (e->kind != IDP_E_LIST) {
+          idp_diag_error(d, src, e->loc, "ignore_changes takes a list of %s's inputs, or all", kind->full);
+          idp_diag_hint(d, "write ignore_changes = [ttl, records] or ignore_changes = all");
+          errors++;
+          continue;
+        }
+        for (const idp_expr *x = e->u.list.items; x; x = x->next) {
+          const char *name = NULL;
+          if (x->kind == IDP_E_REF) name = x->u.ref.name;
+          else if (x->kind == IDP_E_TEMPLATE && x->u.template.parts && !x->u.template.parts->next &&
+                   x->u.template.parts->text)
+            name = x->u.template.parts->text;
+          if (name && idp_drv_find_input(&kind->io, name)) continue;
+          errors++;
+          if (!name) {
+            idp_diag_error(d, src, x->loc, "ignore_changes lists input names, not %s", idp_expr_kind_name(x->kind));
+            idp_diag_hint(d, "write the input's bare name, e.g. ignore_changes = [ttl]");
+            continue;
+          }
+          idp_diag_error(d, src, x->loc, "%s has no input '%s' to ignore changes of", kind->full, name);
+          const char *best = idp_did_you_mean(name, inputs, nin);
+          if (best) idp_diag_hint(d, "did you mean '%s'?", best);
+          else idp_diag_hint(d, "run 'idp describe %s' to list its inputs", kind->full);
+        }
+        continue;
+      }
+      if (strcmp(it->name, "prevent_destroy") == 0 || strcmp(it->name, "create_before_destroy") == 0) {
+        if (e->kind == IDP_E_BOOL) continue;
+        idp_diag_error(d, src, e->loc, "%s takes true or false, written as such", it->name);
+        idp_diag_hint(d, "lifecycle settings are read before anything is evaluated: no references or calls");
+        errors++;
+        continue;
+      }
+      idp_diag_error(d, src, it->name_loc, "unknown lifecycle setting '%s'", it->name);
+      const char *best = idp_did_you_mean(it->name, names, sizeof names / sizeof *names);
+      if (best) idp_diag_hint(d, "did you mean '%s'?", best);
+      else idp_diag_hint(d, "a lifecycle block takes prevent_destroy, create_before_destroy and ignore_changes");
+      errors++;
+    }
+  }
+  return errors;
+}
+
 static unsigned check_resource(idp_diags *d, idp_source *src, const char *parent, const idp_item *b) {
   const idp_label *kl = b->labels, *nl = kl->next;
   const idp_driver *drv;
@@ -81,8 +172,9 @@ static unsigned check_resource(idp_diags *d, idp_source *src, const char *parent
   char ref[256];
   if (strcmp(parent, "provide") == 0) snprintf(ref, sizeof ref, "resource.%s", nl->name);
   else snprintf(ref, sizeof ref, "%s.%s", kind->full, nl->name);
-  idp_drv_subject s = {&kind->io, kind->full, kind->full, nl->name, ref};
-  return idp_driver_check_attrs(d, src, &s, b->body.first, kl->loc);
+  idp_drv_subject s = {&kind->io, kind->full, kind->full, nl->name, ref, true};
+  return idp_driver_check_attrs(d, src, &s, b->body.first, kl->loc) + check_depends_on(d, src, b) +
+         check_lifecycle(d, src, kind, b);
 }
 
 static unsigned check_integration(idp_diags *d, idp_source *src, const idp_item *b) {
@@ -116,7 +208,7 @@ static unsigned check_integration(idp_diags *d, idp_source *src, const idp_item 
   char what[128], ref[256];
   snprintf(what, sizeof what, "integration %s", drv->name);
   snprintf(ref, sizeof ref, "integration.%s", nl->name);
-  idp_drv_subject s = {&drv->io, what, drv->name, nl->name, ref};
+  idp_drv_subject s = {&drv->io, what, drv->name, nl->name, ref, false};
   return idp_driver_check_attrs(d, src, &s, b->body.first, dl->loc);
 }
 

@@ -3,7 +3,7 @@
  *
  *   mkstate DIR ENV|_shared < DESCRIPTION.json
  *
- * DESCRIPTION: {"resources": [{"address", "driver", "status" (default "created"),
+ * DESCRIPTION: {"env_type" (an on-demand environment's), "resources": [{"address", "driver", "status" (default "created"),
  * "dependencies": [...], "inputs": {...}, "outputs": {...}}]}. An attribute written as
  * {"$seal_env": "NAME"} is set to the value of environment variable NAME (a string), sealed with
  * IDP_STATE_KEY; {"$seal_env_json": "NAME"} likewise with NAME's value read as JSON. Built by tests/plan/run.sh against the build's libidp.a. */
@@ -67,6 +67,8 @@ int main(int argc, char **argv) {
     die("read", &err);
     goto out;
   }
+  const json_t *et = json_object_get(desc, "env_type");
+  if (json_is_string(et)) idp_state_set_env_type(st, json_string_value(et));
   size_t i;
   json_t *rj;
   json_array_foreach(json_object_get(desc, "resources"), i, rj) {

@@ -4,9 +4,10 @@
 # Cases are folders under cases/: `_shared.json` and `dev.json` describe the prior states (written
 # through the state API by mkstate.c, so secrets are sealed: no plaintext in any file), `args` holds
 # the plan's arguments (default `-env dev`), `expected.txt` the exact stdout. All run against
-# spec/. Then: the design baseline's first plans (21 / 13 to add), -detailed-exitcode, -json
-# (checked with python3), refusals without IDP_STATE_KEY, and a grep of every plan output and state
-# file written for the known secret values. Prints TAP-style lines; exits 0 (tests/run.sh counts).
+# spec/. Then: the design baseline's first plans (21 / 13 to add) with registry_image() resolved
+# against a real docker-registry (tests/services/registry.sh: digests, one request per repository,
+# errors, basic auth), -detailed-exitcode, -json (checked with python3), refusals without
+# IDP_STATE_KEY, and a grep of every plan output and state file written for the known secret values. Prints TAP-style lines; exits 0 (tests/run.sh counts).
 # UPDATE=1 rewrites the expected.txt files.
 set -u
 
@@ -49,7 +50,7 @@ san=()
 case $build in *san*) san=(-fsanitize=address,undefined) ;; esac
 mkstate="$tmp/mkstate"
 if ! cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE "${san[@]}" -I"$root/runtime" -I"$root/compiler" \
-  -o "$mkstate" "$here/mkstate.c" "$build/libidp.a" -ljansson -lcrypto -lyaml -lm 2>"$tmp/cc.err"; then
+  -o "$mkstate" "$here/mkstate.c" "$build/libidp.a" -ljansson -lcrypto -lyaml -lcurl -lm 2>"$tmp/cc.err"; then
   bad "plan setup: building mkstate" "$(cat "$tmp/cc.err")"
   exit 0
 fi
@@ -66,14 +67,18 @@ plan() {
   err=$(cat "$tmp/err.$n")
 }
 
-# fresh NAME CASE: a copy of the spec with the case's states, in $tmp/NAME
+# fresh NAME CASE: a copy of the case's spec (its own .idp files, else spec/) with the case's
+# states (each STATE.json but expected.json), in $tmp/NAME
 fresh() {
-  local d="$tmp/$1" c="$here/cases/$2"
+  local d="$tmp/$1" c="$here/cases/$2" f s
   rm -rf "$d"
   mkdir -p "$d"
-  cp "$here/spec/"*.idp "$d/"
-  for s in _shared dev; do
-    if [ -f "$c/$s.json" ] && ! "$mkstate" "$d" "$s" <"$c/$s.json" 2>"$tmp/mk.err"; then
+  if compgen -G "$c/*.idp" >/dev/null; then cp "$c/"*.idp "$d/"; else cp "$here/spec/"*.idp "$d/"; fi
+  for f in "$c"/*.json; do
+    [ -f "$f" ] || continue
+    s=$(basename "$f" .json)
+    [ "$s" = expected ] && continue
+    if ! "$mkstate" "$d" "$s" <"$f" 2>"$tmp/mk.err"; then
       bad "plan $2: writing state $s" "$(cat "$tmp/mk.err")"
       return 1
     fi
@@ -81,19 +86,34 @@ fresh() {
 }
 
 # --- golden cases ---------------------------------------------------------------------------
+# A case: its spec (*.idp, default spec/), prior states (STATE.json), `args` (default -env dev),
+# `exit` (default 0), and the expected stdout (expected.txt, or expected.json when args has
+# -json) and stderr (expected.err; required when the exit status is not 0). Lineages are random:
+# they compare as LINEAGE.
+norm() { sed -E 's/"lineage": "[0-9a-f-]{36}"/"lineage": "LINEAGE"/'; }
 for c in "$here"/cases/*/; do
   c=$(basename "$c")
+  cd_=$here/cases/$c
   fresh "case-$c" "$c" || continue
   args=(-env dev)
-  [ -f "$here/cases/$c/args" ] && read -r -a args <"$here/cases/$c/args"
+  [ -f "$cd_/args" ] && read -r -a args <"$cd_/args"
+  want=0
+  [ -f "$cd_/exit" ] && want=$(cat "$cd_/exit")
+  exp=$cd_/expected.txt
+  case " ${args[*]} " in *" -json "*) exp=$cd_/expected.json ;; esac
   plan "$tmp/case-$c" "${args[@]}"
-  if [ "${UPDATE:-}" = 1 ]; then printf '%s\n' "$out" >"$here/cases/$c/expected.txt"; fi
-  if [ "$rc" -ne 0 ]; then
-    bad "plan $c: exit status" "exit $rc, want 0" "$err"
-  elif ! diff -u "$here/cases/$c/expected.txt" <(printf '%s\n' "$out") >"$tmp/diff"; then
-    bad "plan $c: output matches expected.txt" "$(cat "$tmp/diff")"
+  if [ "${UPDATE:-}" = 1 ]; then
+    printf '%s\n' "$out" | norm >"$exp"
+    [ "$rc" -ne 0 ] && printf '%s\n' "$err" >"$cd_/expected.err"
+  fi
+  if [ "$rc" -ne "$want" ]; then
+    bad "plan $c: exit status" "exit $rc, want $want" "$err"
+  elif ! diff -u "$exp" <(printf '%s\n' "$out" | norm) >"$tmp/diff"; then
+    bad "plan $c: output matches $(basename "$exp")" "$(cat "$tmp/diff")"
+  elif [ -f "$cd_/expected.err" ] && ! diff -u "$cd_/expected.err" <(printf '%s\n' "$err") >"$tmp/diff"; then
+    bad "plan $c: errors match expected.err" "$(cat "$tmp/diff")"
   else
-    ok "plan $c: output matches expected.txt"
+    ok "plan $c: output matches $(basename "$exp")"
   fi
 done
 
@@ -181,21 +201,195 @@ fresh secretchg noop
   ! grep -q 'pdns-key-rotated' "$tmp/out.$n" || bad "plan: rotated secret leaked"
 )
 
+# --- saved plans: -out, show, stale detection ------------------------------------------------
+fresh saved replace && plan "$tmp/saved" -env dev -out "$tmp/saved/p.plan"
+text_out=$out
+if [ "$rc" -eq 0 ] && [ -f "$tmp/saved/p.plan" ] && [ "$(stat -c %a "$tmp/saved/p.plan")" = 600 ] &&
+  grep -q "Saved the plan to $tmp/saved/p.plan" <<<"$out"; then
+  ok "plan -out: writes the plan, mode 0600"
+else
+  bad "plan -out: writes the plan, mode 0600" "exit $rc" "$err" "$(ls -l "$tmp/saved" 2>&1)"
+fi
+(cd "$tmp/saved" && "$idp" show p.plan) >"$tmp/show.txt" 2>&1
+# show prints what plan printed (after its own first line; plan's refresh note aside)
+if diff <(sed -e '1,2d' -e '/^Saved the plan/d' <<<"$text_out" | sed '/^$/d') <(sed '1,2d' "$tmp/show.txt" | sed '/^$/d') >"$tmp/diff"; then
+  ok "show: prints the saved plan as plan printed it"
+else
+  bad "show: prints the saved plan as plan printed it" "$(cat "$tmp/diff")"
+fi
+grep -q '"\$secret": "v1:' "$tmp/saved/p.plan" && ok "plan -out: the secrets apply needs are sealed in the file" ||
+  bad "plan -out: the secrets apply needs are sealed in the file"
+"$idp" show -json "$tmp/saved/p.plan" >"$tmp/show.json" 2>&1
+if grep -q '"stale": false' "$tmp/show.json" && grep -q '"kind": "idp-saved-plan"' "$tmp/show.json" &&
+  grep -q '"source_hash": "sha256:[0-9a-f]\{64\}"' "$tmp/show.json" && ! grep -q '\$secret' "$tmp/show.json"; then
+  ok "show -json: kind, source hash, not stale, no sealed value"
+else
+  bad "show -json: kind, source hash, not stale, no sealed value" "$(head -c 2000 "$tmp/show.json")"
+fi
+# the state moves on (another run wrote it): the plan is stale
+"$idp" state rm env.dev/app.web/need.workload/random.password.token -dir "$tmp/saved" >/dev/null 2>&1
+"$idp" show "$tmp/saved/p.plan" >"$tmp/show2.txt" 2>&1
+grep -q 'Warning: the plan is stale: the state of environment dev has changed since the plan was made (serial 1 when planned, 2 now)' "$tmp/show2.txt" &&
+  "$idp" show -json "$tmp/saved/p.plan" | grep -q '"stale": true' &&
+  ok "show: a plan whose state moved on is stale" || bad "show: a plan whose state moved on is stale" "$(head -5 "$tmp/show2.txt")"
+printf '{"format_version": "1"}\n' >"$tmp/notplan.json"
+"$idp" show "$tmp/notplan.json" >/dev/null 2>"$tmp/show.err"
+[ $? -eq 1 ] && grep -q 'not a saved plan' "$tmp/show.err" && ok "show: refuses a file that is not a saved plan" ||
+  bad "show: refuses a file that is not a saved plan" "$(cat "$tmp/show.err")"
+printf '{"kind": "idp-saved-plan",\n "format_version": }\n' >"$tmp/bad.plan"
+cp "$tmp/bad.plan" "$tmp/bad.plan.orig"
+"$idp" show "$tmp/bad.plan" >/dev/null 2>"$tmp/show.err"
+[ $? -eq 1 ] && grep -q "bad.plan:2:20: not a saved plan" "$tmp/show.err" && cmp -s "$tmp/bad.plan" "$tmp/bad.plan.orig" &&
+  ok "show: malformed plan file: line and column, file untouched" ||
+  bad "show: malformed plan file: line and column, file untouched" "$(cat "$tmp/show.err")"
+sed 's/"format_version": "1"/"format_version": "7"/' "$tmp/saved/p.plan" >"$tmp/newer.plan"
+"$idp" show "$tmp/newer.plan" >/dev/null 2>"$tmp/show.err"
+[ $? -eq 1 ] && grep -q 'format_version "7" is not one this idp reads' "$tmp/show.err" &&
+  ok "show: refuses a newer plan format" || bad "show: refuses a newer plan format" "$(cat "$tmp/show.err")"
+# the same arguments over the same sources hash the same; another -target does not
+fresh saved2 replace
+plan "$tmp/saved2" -env dev -out "$tmp/saved2/a.plan"
+plan "$tmp/saved2" -env dev -out "$tmp/saved2/b.plan"
+plan "$tmp/saved2" -env dev -target powerdns.zone.z -out "$tmp/saved2/c.plan"
+h() { grep -o '"source_hash": "[^"]*"' "$1"; }
+[ "$(h "$tmp/saved2/a.plan")" = "$(h "$tmp/saved2/b.plan")" ] && [ "$(h "$tmp/saved2/a.plan")" != "$(h "$tmp/saved2/c.plan")" ] &&
+  ok "plan -out: the source hash covers the sources and the arguments" ||
+  bad "plan -out: the source hash covers the sources and the arguments" "$(h "$tmp/saved2/a.plan") $(h "$tmp/saved2/c.plan")"
+
+# --- a real registry for registry_image() ----------------------------------------------------
+# A docker-registry on loopback (tests/services/registry.sh) holds acme/shop and acme/billing;
+# the baseline reads its URL from REGISTRY_URL. `plan` resolves each image to the digest of the
+# highest v* version (v1.10.0: not v1.2.0, not the pre-release v2.0.0-rc.1, not latest or the
+# non-semver v1.9). Without docker-registry these fail under CI (.ci/run installs it) and skip
+# elsewhere.
+source "$root/tests/services/registry.sh"
+trap 'registry_stop; rm -rf "$tmp"' EXIT
+export REG_TEST_PASSWORD="reg-pass-5e0d-PLAINTEXT"
+secrets+=("$REG_TEST_PASSWORD")
+reg_ok=false
+declare -A digest
+if ! why=$(registry_check); then
+  if registry_required; then bad "plan registry: $why"; else echo "ok - plan registry # SKIP $why"; fi
+elif ! registry_start 2>"$tmp/reg.err"; then
+  bad "plan registry: starting docker-registry" "$(cat "$tmp/reg.err")"
+else
+  reg_ok=true
+  for r in acme/shop acme/billing; do
+    for t in v0.9.1 v1.2.0 v1.10.0 v1.9 v2.0.0-rc.1 latest build-7; do
+      digest[$r:$t]=$(registry_push "$r" "$t") || { bad "plan registry: pushing $r:$t"; reg_ok=false; }
+    done
+  done
+  export REGISTRY_URL
+fi
+
 # --- the design baseline --------------------------------------------------------------------
-if [ -d "$baseline" ]; then
+if [ ! -d "$baseline" ]; then
+  echo "ok - plan baseline # SKIP no baseline at $baseline"
+elif $reg_ok; then
   rm -rf "$tmp/base" && mkdir -p "$tmp/base" && cp "$baseline"/*.idp "$tmp/base/"
+  shop_ref="$REGISTRY_HOST/acme/shop@${digest[acme/shop:v1.10.0]}"
+  billing_ref="$REGISTRY_HOST/acme/billing@${digest[acme/billing:v1.10.0]}"
+  # images_ok: every image the plan shows is one of the two references, and both are there.
+  images_ok() {
+    local others
+    others=$(grep -E '^ *[+~-]? *"?image"?( =|:) ' <<<"$out" | grep -vF -e "\"$shop_ref\"" -e "\"$billing_ref\"")
+    [ -z "$others" ] && grep -qF "\"$shop_ref\"" <<<"$out" && grep -qF "\"$billing_ref\"" <<<"$out"
+  }
+  asked() { registry_requests "\"$1 /v2/acme/$2/$3"; }
+  before=("$(asked GET shop tags/list)" "$(asked GET billing tags/list)" "$(asked HEAD shop manifests)" "$(asked HEAD billing manifests)")
   plan "$tmp/base" -env dev -env staging -refresh=false
   [ "$rc" -eq 0 ] && [ "$(tail -1 <<<"$out")" = "Plan: 21 to add, 0 to change, 0 to destroy." ] &&
     ok "plan baseline dev+staging: 21 to add" || bad "plan baseline dev+staging: 21 to add" "exit $rc" "$(tail -3 <<<"$out")" "$err"
   grep -q 'prod-zone' <<<"$out" && bad "plan baseline dev+staging: prod-zone is not reached" || ok "plan baseline dev+staging: prod-zone is not reached"
+  [ "$rc" -eq 0 ] && images_ok && [ "$(grep -cF "image = \"$shop_ref\"" <<<"$out")" -eq 2 ] &&
+    ok "plan baseline dev+staging: shop and billing at the digest of v1.10.0" ||
+    bad "plan baseline dev+staging: shop and billing at the digest of v1.10.0" "want $shop_ref and $billing_ref" \
+      "$(grep -F 'image' <<<"$out")" "$err"
+  after=("$(asked GET shop tags/list)" "$(asked GET billing tags/list)" "$(asked HEAD shop manifests)" "$(asked HEAD billing manifests)")
+  [ "$((after[0] - before[0]))$((after[1] - before[1]))$((after[2] - before[2]))$((after[3] - before[3]))" = 1111 ] &&
+    ok "plan baseline dev+staging: the registry is asked once per repository (tags, then manifest)" ||
+    bad "plan baseline dev+staging: the registry is asked once per repository (tags, then manifest)" \
+      "requests before: ${before[*]}, after: ${after[*]}" "$(grep -F '"idp"' "$REGISTRY_LOG")"
   plan "$tmp/base" -env prod -refresh=false
   [ "$rc" -eq 0 ] && [ "$(tail -1 <<<"$out")" = "Plan: 13 to add, 0 to change, 0 to destroy." ] &&
     ok "plan baseline prod: 13 to add" || bad "plan baseline prod: 13 to add" "exit $rc" "$(tail -3 <<<"$out")" "$err"
+  [ "$rc" -eq 0 ] && images_ok && ok "plan baseline prod: shop and billing at the digest of v1.10.0" ||
+    bad "plan baseline prod: shop and billing at the digest of v1.10.0" "$(grep -F 'image' <<<"$out")" "$err"
   plan "$tmp/base" -json
   [ "$rc" -eq 0 ] && grep -q '"add": 34' <<<"$out" && ok "plan baseline, every env, -json: 34 to add" ||
     bad "plan baseline, every env, -json: 34 to add" "exit $rc" "$err"
-else
-  echo "ok - plan baseline # SKIP no baseline at $baseline"
+  [ "$rc" -eq 0 ] && images_ok && grep -qF "\"image\": \"$shop_ref\"" <<<"$out" &&
+    ok "plan baseline -json: the images are the pinned digests" ||
+    bad "plan baseline -json: the images are the pinned digests" "$(grep -F 'image' <<<"$out" | head)" "$err"
+  # graph and explain stay off the network.
+  n0=$(registry_requests '"idp"$')
+  (cd "$tmp/base" && timeout 30 "$idp" graph -env dev >"$tmp/graph.out" 2>&1) && [ "$(registry_requests '"idp"$')" -eq "$n0" ] &&
+    ok "graph baseline: does not ask the registry" || bad "graph baseline: does not ask the registry" "$(tail -3 "$tmp/graph.out")"
+
+  # Errors, located at the call: no tag matches, no such repository, no registry there.
+  rm -rf "$tmp/base-bad" && cp -r "$tmp/base" "$tmp/base-bad" && rm -rf "$tmp/base-bad/.idp"
+  sed -i 's|"acme/shop", "v\*"|"acme/shop", "release-*"|' "$tmp/base-bad/shop.idp"
+  plan "$tmp/base-bad" -env dev
+  want="shop.idp:4:11: error: registry_image(): registry $REGISTRY_URL: no tag of acme/shop matches \"release-*\" (7 tags seen)"
+  [ "$rc" -eq 1 ] && grep -qxF "$want" <<<"$err" && ok "plan: a pattern no tag matches is a located error naming repository and pattern" ||
+    bad "plan: a pattern no tag matches is a located error naming repository and pattern" "exit $rc, want 1" "want: $want" "$err"
+  sed -i 's|"acme/shop", "release-\*"|"acme/nope", "v*"|' "$tmp/base-bad/shop.idp"
+  plan "$tmp/base-bad" -env dev
+  want="shop.idp:4:11: error: registry_image(): registry $REGISTRY_URL: repository acme/nope not found (404 NAME_UNKNOWN)"
+  [ "$rc" -eq 1 ] && grep -qxF "$want" <<<"$err" && ok "plan: an unknown repository is a located error" ||
+    bad "plan: an unknown repository is a located error" "exit $rc, want 1" "want: $want" "$err"
+  (
+    export REGISTRY_URL=http://127.0.0.1:1
+    plan "$tmp/base" -env dev
+    [ "$rc" -eq 1 ] && [ -z "$out" ] &&
+      grep -qE "^shop\.idp:4:11: error: registry_image\(\): registry http://127\.0\.0\.1:1: cannot list the tags of acme/shop: .*(connect|refused)" <<<"$err" &&
+      ok "plan: an unreachable registry is a clear error" || bad "plan: an unreachable registry is a clear error" "exit $rc, want 1" "$err"
+  )
+fi
+
+# --- basic auth (htpasswd) ------------------------------------------------------------------
+if $reg_ok && ! command -v htpasswd >/dev/null; then
+  if registry_required; then bad "plan registry basic auth: htpasswd is not installed (apache2-utils)"; else
+    echo "ok - plan registry basic auth # SKIP htpasswd is not installed (apt-get install apache2-utils)"; fi
+elif $reg_ok; then
+  (
+    trap registry_stop EXIT
+    if ! registry_start "idp:$REG_TEST_PASSWORD" 2>"$tmp/reg.err"; then
+      bad "plan registry basic auth: starting docker-registry" "$(cat "$tmp/reg.err")"
+      exit 0
+    fi
+    registry_push acme/shop v1.0.0 "idp:$REG_TEST_PASSWORD" >/dev/null
+    d=$(registry_push acme/shop v1.1.0 "idp:$REG_TEST_PASSWORD")
+    mkdir -p "$tmp/auth"
+    cat >"$tmp/auth/main.idp" <<'SPEC'
+integration oci_registry "private" {
+  url      = env("REGISTRY_URL")
+  username = "idp"
+  password = secret(env("REG_TEST_PASSWORD"))
+}
+
+env "dev" {}
+
+provide workload "pinned" {
+  resource random.password "tag" {
+    keepers = { image = app.image }
+  }
+}
+
+app "web" {
+  image = registry_image(integration.private, "acme/shop", "v*")
+  port  = 80
+}
+SPEC
+    plan "$tmp/auth" -env dev
+    [ "$rc" -eq 0 ] && grep -qF "image = \"$REGISTRY_HOST/acme/shop@$d\"" <<<"$out" &&
+      ok "plan: basic auth (username + secret password) against an htpasswd registry" ||
+      bad "plan: basic auth (username + secret password) against an htpasswd registry" "exit $rc" "$out" "$err"
+    REG_TEST_PASSWORD=wrong-pass-PLAINTEXT plan "$tmp/auth" -env dev
+    want="main.idp:16:11: error: registry_image(): registry $REGISTRY_URL: not authorized to read acme/shop (401 UNAUTHORIZED); check the integration's credentials"
+    [ "$rc" -eq 1 ] && grep -qxF "$want" <<<"$err" && ! grep -q 'wrong-pass' "$tmp/out.$n" "$tmp/err.$n" &&
+      ok "plan: a wrong password is refused, and not shown" || bad "plan: a wrong password is refused, and not shown" "exit $rc" "want: $want" "$err"
+  )
 fi
 
 # --- no secret in plaintext anywhere the tests wrote ----------------------------------------
