@@ -3,7 +3,7 @@
 #   make            build ./idp
 #   make test       unit, golden, fmt, cli, fuzz-replay and stress suites, then all of them again
 #                   under ASan and UBSan; ends with `tests: N passed, N failed, N skipped`
-#   make bench      front-end benchmark (writes a 50 MB spec under build/)
+#   make bench      front-end and plan benchmarks (generated specs under build/bench/)
 #   make fuzz       run the libFuzzer harness for the parser (needs clang)
 #   make install    install idp into $(PREFIX)/bin
 
@@ -12,8 +12,8 @@ PREFIX   ?= /usr/local
 BUILD    ?= build
 CFLAGS   ?= -O2 -g
 WARN      = -std=c11 -Wall -Wextra -Werror
-CPPFLAGS += -D_GNU_SOURCE -Igrammar -Icompiler -Iruntime -I$(BUILD)/gen
-LDLIBS   ?= -ljansson -lcrypto -lyaml -lm
+CPPFLAGS += -D_GNU_SOURCE -Igrammar -Icompiler -Iruntime -I$(BUILD)/gen -I/usr/include/postgresql
+LDLIBS   ?= -ljansson -lcrypto -lyaml -lcurl -lpq -lm -pthread
 
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -70,6 +70,9 @@ $(1)/obj/%.o: tests/unit/%.c $(GEN_H) | $(1)/obj
 $(1)/obj/%.o: tests/fuzz/%.c $(GEN_H) | $(1)/obj
 	$$(say) '  CC     $$@'
 	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: tests/drivers/%.c $(GEN_H) | $(1)/obj
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: tests/bench/%.c $(GEN_H) | $(1)/obj
 	$$(say) '  CC     $$@'
 	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
@@ -82,7 +85,10 @@ $(1)/idp: $(call objs,$(1)/obj,$(CLI_SRC)) $(1)/libidp.a
 	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/unit_tests: $(call objs,$(1)/obj,$(wildcard tests/unit/*.c)) $(1)/libidp.a
 	$$(say) '  LD     $$@'
-	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ -lcmocka $$(LDLIBS)
+	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ -lcmocka -lmicrohttpd $$(LDLIBS)
+$(1)/drvcall: $(1)/obj/drvcall.o $(1)/libidp.a
+	$$(say) '  LD     $$@'
+	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
 $(1)/fuzz_replay: $(1)/obj/fuzz_parser.o $(1)/obj/replay.o $(1)/libidp.a
 	$$(say) '  LD     $$@'
 	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
@@ -106,19 +112,31 @@ $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l $(BUILD)/gen/parser.h
 	$(Q)flex --header-file=$(BUILD)/gen/lexer.h -o $(BUILD)/gen/lexer.c $<
 
 # --- tests ------------------------------------------------------------------------------------
-test: $(BUILD)/idp $(BUILD)/unit_tests $(BUILD)/fuzz_replay \
-      $(BUILD)/san/idp $(BUILD)/san/unit_tests $(BUILD)/san/fuzz_replay
+test: $(BUILD)/idp $(BUILD)/unit_tests $(BUILD)/fuzz_replay $(BUILD)/drvcall \
+      $(BUILD)/san/idp $(BUILD)/san/unit_tests $(BUILD)/san/fuzz_replay $(BUILD)/san/drvcall
 	@tests/run.sh $(BUILD) $(BUILD)/san
 
 # --- benchmark --------------------------------------------------------------------------------
-# genspec (standalone) writes the spec; bench_frontend times scan, parse + validate and the stream.
+# Front end: genspec (standalone) writes the spec; bench_frontend times scan, parse + validate and
+# the stream. Then the plan benchmark (tests/bench/plan.sh). BENCH_ONLY=frontend|plan runs one.
 $(BUILD)/bench_frontend: $(BUILD)/obj/bench_frontend.o $(BUILD)/libidp.a
 	$(say) '  LD     $@'
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/genspec: $(BUILD)/obj/genspec.o
 	$(say) '  LD     $@'
 	$(Q)$(CC) $(CFLAGS) -o $@ $^
-bench: $(BUILD)/idp $(BUILD)/bench_frontend $(BUILD)/genspec
+# genplan (standalone) writes a plan benchmark spec, mkplanstate (libidp) its matching states,
+# benchrun times a command and reads its peak RSS (wait4).
+$(BUILD)/genplan: $(BUILD)/obj/genplan.o
+	$(say) '  LD     $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+$(BUILD)/benchrun: $(BUILD)/obj/benchrun.o
+	$(say) '  LD     $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+$(BUILD)/mkplanstate: $(BUILD)/obj/mkplanstate.o $(BUILD)/libidp.a
+	$(say) '  LD     $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+bench: $(BUILD)/idp $(BUILD)/bench_frontend $(BUILD)/genspec $(BUILD)/genplan $(BUILD)/mkplanstate $(BUILD)/benchrun
 	@tests/bench/run.sh $(BUILD)
 
 # --- fuzzing (clang + libFuzzer) --------------------------------------------------------------

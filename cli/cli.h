@@ -32,6 +32,36 @@ int idp_env_flag(const char *cmd, const char *val, char **copy, struct idp_env_s
 /* Reports an unknown flag of cmd, with a suggestion from known[0..n). */
 void idp_unknown_flag(const char *cmd, const char *arg, const char *const *known, size_t n);
 
+/* A command's flags as a table (cli/flags.c). Kinds and what dest points to:
+ *   BOOL      bool: -x, -x=true, -x=false
+ *   STRING    const char *: -x V or -x=V (the last one counts)
+ *   LIST      idp_flag_list: repeatable
+ *   ENV       idp_env_list: repeatable -env NAME[:TYPE]
+ *   DURATION  double seconds (idp_parse_duration)
+ *   COUNT     unsigned, 1 to 10000 */
+typedef enum { IDP_FLAG_BOOL, IDP_FLAG_STRING, IDP_FLAG_LIST, IDP_FLAG_ENV, IDP_FLAG_DURATION, IDP_FLAG_COUNT } idp_flag_kind;
+typedef struct idp_flag {
+  const char *name;
+  idp_flag_kind kind;
+  void *dest;
+} idp_flag;
+typedef struct idp_flag_list {
+  const char **v;
+  size_t n;
+} idp_flag_list;
+typedef struct idp_env_list {
+  struct idp_env_sel *v;
+  char **copies;
+  size_t n;
+} idp_env_list;
+
+/* Parses argv[1..argc) against flags[0..n): the rest (paths; everything after "--") go to *args
+ * (malloc'd). Returns 0, or -1 after printing the error (unknown flags get a did-you-mean). Call
+ * idp_flags_free(flags, n, *args) either way. */
+int idp_parse_flags(const char *cmd, int argc, char **argv, const idp_flag *flags, size_t n, char ***args,
+                    size_t *nargs);
+void idp_flags_free(const idp_flag *flags, size_t n, char **args);
+
 /* A spec read the way `idp validate` reads it: streamed item by item through the structural
  * checks, recording the spec model (compiler/spec.h). The sources stay loaded for diagnostics. */
 typedef struct idp_loaded {
@@ -59,14 +89,19 @@ typedef struct idp_spec_graph {
   idp_file **files;
   size_t nfiles;
   const char *spec_dir;   /* the one directory given, or NULL: file() paths resolve against it */
+  struct idp_registry *registry; /* resolves registry_image() (runtime/registry.h), or NULL */
   idp_graph *g;           /* NULL unless the build succeeded */
 } idp_spec_graph;
 
-/* Returns IDP_EXIT_OK with R->g set, or IDP_EXIT_ERROR after printing why. Always
- * idp_spec_graph_free(R) afterwards. */
+/* Returns IDP_EXIT_OK with R->g set, or IDP_EXIT_ERROR after printing why. images: resolve
+ * registry_image() against the registries (`plan`; decision 9), else leave images unknown and stay
+ * off the network (`graph`). Always idp_spec_graph_free(R) afterwards. */
 int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_env_sel *sel, size_t nsel,
-                         idp_spec_graph *R);
+                         bool images, idp_spec_graph *R);
 void idp_spec_graph_free(idp_spec_graph *R);
+/* idp_inst_opts.configure for every command: the drivers' configure (derived integration outputs,
+ * such as postgres host and port from the DSN, known at plan time). */
+struct idp_value *idp_spec_configure(void *payload, idp_arena *a, const char *driver, const struct idp_value *inputs);
 
 int idp_cmd_validate(int argc, char **argv);
 int idp_cmd_explain(int argc, char **argv);
@@ -75,5 +110,15 @@ int idp_cmd_fmt(int argc, char **argv);
 int idp_cmd_describe(int argc, char **argv);
 int idp_cmd_state(int argc, char **argv);
 int idp_cmd_plan(int argc, char **argv);
+int idp_cmd_apply(int argc, char **argv);
+int idp_cmd_destroy(int argc, char **argv);
+
+/* `idp plan` for apply: plans as `idp plan` does (printing the text plan) and gives the saved
+ * plan's JSON in *saved (NULL on failure) instead of writing a file. Returns an IDP_EXIT_*. */
+struct idp_plan_opts;
+struct json_t;
+int idp_plan_saved(char **args, size_t nargs, struct idp_env_sel *sel, size_t nsel, const struct idp_plan_opts *po,
+                   double lock_timeout, struct json_t **saved);
+int idp_cmd_show(int argc, char **argv);
 
 #endif

@@ -5,9 +5,8 @@
  * manages (`resource powerdns.zone "x" { ... }`), and the API calls. Adding a driver is adding that
  * file, one line in IDP_BUILTIN_DRIVERS below, and its tests.
  *
- * Today only the schemas are real. The API slots (configure, read, create, update, delete) are
- * declared with the signatures they are meant to have, and are NULL in every driver: the calls
- * come with the runtime issue. Nothing may call them before they are filled in.
+ * A driver whose API slots (configure, read, create, update, delete) are NULL has no API code
+ * yet: plan works with it, apply refuses it by name.
  *
  * Everything here is static, read-only data: nothing to allocate or free. */
 #ifndef IDP_DRIVER_H
@@ -91,15 +90,34 @@ typedef struct idp_drv_io {
   size_t noutputs;
 } idp_drv_io;
 
-/* --- the API (runtime issue) -------------------------------------------------------------------
- * Signatures as intended; every slot is NULL today. Types the runtime will define:
- *   idp_drv_ctx   one call's context: the integration's connection (HTTP handle, libpq
- *                 connection, directory), its configuration, the error sink, cancellation;
- *   struct idp_value  a value of the evaluator (maps of inputs and outputs), owned as that
- *                 module's header says.
- * Each call returns 0, or a negative code with the message (the API's own) in ctx. */
-typedef struct idp_drv_ctx idp_drv_ctx;
+/* --- the API ----------------------------------------------------------------------------------
+ * The executor (runtime/exec.c) calls these from its worker threads, at most -parallelism at
+ * once (and max_parallel per integration); a driver keeps no state between calls, so calls on
+ * different resources may run at the same time. Values are the evaluator's (compiler/value.h):
+ *   - inputs: the map of the resource's inputs as planned, unknowns filled in; an input that
+ *     takes an integration (`server = integration.dns`) holds that integration's inputs as a map
+ *     (`server.api`, `server.api_key`). Secret-marked values hold their plaintext: use it for
+ *     the call, never put it in ctx->err or anything printed.
+ *   - prior, and what read returns: a map {"inputs": MAP, "outputs": MAP}, as the state keeps it
+ *     (secrets opened).
+ *   - outputs: a map of every output of the kind, built in ctx->arena (idp_map_builder); the
+ *     executor seals the ones the schema marks secret before they reach the state.
+ * Each call returns 0, or -1 with ctx->err set to one line that says what failed, with the API's
+ * own message (e.g. `PATCH /api/v1/servers/localhost/zones/x.test.: 422 RRset x.test. IN CNAME:
+ * Conflicts with pre-existing RRset`). Transient HTTP failures are retried by ctx->http already. */
 struct idp_value;
+struct idp_http;
+struct idp_arena;
+
+typedef struct idp_drv_ctx {
+  struct idp_arena *arena;    /* for outputs and scratch; freed by the executor after the step */
+  struct idp_http *http;      /* the run's HTTP client (runtime/http.h): every HTTP call goes here */
+  const char *address;        /* the resource's address, for messages */
+  char err[1024];             /* the failure (never a secret) */
+} idp_drv_ctx;
+
+/* Sets ctx->err (printf-style) and returns -1. */
+int idp_drv_fail(idp_drv_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef struct idp_drv_resource_ops {
   /* Reads the object that prior (the inputs and outputs recorded in state) names; *out gets its
@@ -128,7 +146,7 @@ typedef struct idp_drv_kind {
   const char *full;           /* the whole name, "powerdns.zone" (a unit test checks it) */
   const char *doc;            /* one line */
   idp_drv_io io;
-  idp_drv_resource_ops ops;   /* all NULL until the runtime issue */
+  idp_drv_resource_ops ops;   /* NULL where the driver has no API code yet */
 } idp_drv_kind;
 
 typedef struct idp_driver {
@@ -136,7 +154,7 @@ typedef struct idp_driver {
   const char *doc;            /* one line */
   bool integration;           /* takes `integration DRIVER "name"` blocks (random does not) */
   idp_drv_io io;              /* the integration block's inputs and derived outputs */
-  idp_drv_integration_ops ops; /* all NULL until the runtime issue */
+  idp_drv_integration_ops ops; /* NULL where nothing needs configuring */
   const idp_drv_kind *kinds;  /* resource kinds, in the order `idp describe` lists them */
   size_t nkinds;
 } idp_driver;
@@ -170,6 +188,11 @@ IDP_BUILTIN_DRIVERS(X)
 #define IDP_DRV_DEF_EMPTY_VALUE {.kind = IDP_DRV_DEF_EMPTY}
 #define IDP_DRV_N(a) (sizeof(a) / sizeof *(a))
 
+/* An integration's derived outputs, from its driver's configure (no network: e.g. postgres host and
+ * port parsed from the DSN): a map in arena, or NULL when the driver has no configure or it
+ * failed (the values stay unknown; apply reports the failure when it configures for real). */
+struct idp_value *idp_driver_configure(struct idp_arena *arena, const char *driver, const struct idp_value *inputs);
+
 /* --- lookups ---------------------------------------------------------------------------------- */
 
 /* Every built-in driver, sorted by name. */
@@ -196,6 +219,7 @@ typedef struct idp_drv_subject {
   const char *topic;       /* for the hint `idp describe TOPIC`: "powerdns.zone", "powerdns" */
   const char *name;        /* the block's name label: "dev-zone" */
   const char *ref;         /* how its attributes are read: "resource.pw", "integration.shared-pg" */
+  bool resource;           /* a resource block: takes the meta-argument depends_on and a lifecycle */
 } idp_drv_subject;
 
 /* Checks the attributes among items (a block body's items; nested blocks are skipped) against

@@ -1,6 +1,7 @@
 /* drivers.c - the table of built-in drivers, lookups over it, and how types and defaults print. */
 #include "driver.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,22 @@ static const idp_driver *const builtin[] = {
     IDP_BUILTIN_DRIVERS(X)
 #undef X
 };
+
+int idp_drv_fail(idp_drv_ctx *ctx, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+struct idp_value *idp_driver_configure(struct idp_arena *arena, const char *driver, const struct idp_value *inputs) {
+  const idp_driver *d = idp_driver_find(driver);
+  if (!d || !d->ops.configure) return NULL;
+  idp_drv_ctx ctx = {.arena = arena, .address = driver};
+  struct idp_value *out = NULL;
+  return d->ops.configure(&ctx, inputs, &out) == 0 ? out : NULL;
+}
 
 const idp_driver *const *idp_driver_all(size_t *n) {
   *n = IDP_DRV_N(builtin);

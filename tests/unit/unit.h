@@ -39,6 +39,8 @@ int test_state(void);   /* tests/unit/test_state.c: the state store */
 int test_spec(void);    /* tests/unit/test_spec.c: the spec model, matching, checks across blocks */
 int test_instance(void); /* tests/unit/test_instance.c: instantiation and the dependency graph */
 int test_check(void);    /* tests/unit/test_check.c: checks after instantiation (types, integrations, secrets) */
+int test_registry(void); /* tests/unit/test_registry.c: registry_image()'s resolver (runtime/registry.h) */
+int test_http(void);     /* tests/unit/test_http.c: the HTTP client (runtime/http.h) against a local server */
 
 /* --- fixture (support.c) ----------------------------------------------------------------- */
 

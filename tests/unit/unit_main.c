@@ -22,5 +22,7 @@ int main(void) {
   failed += test_spec();
   failed += test_instance();
   failed += test_check();
+  failed += test_registry();
+  failed += test_http();
   return failed ? 1 : 0;
 }
