@@ -2,7 +2,7 @@
 # examples/quickstart/run.sh - build idp and check the quickstart spec, on a fresh Debian machine.
 #
 # Installs what the build needs if it is missing (apt-get; as root, or through sudo): make, gcc,
-# flex, bison and the -dev packages of jansson, OpenSSL and libyaml;
+# flex, bison and the -dev packages of jansson, OpenSSL, libyaml, libcurl and libpq;
 # builds ./idp with make from the repository root, then runs `idp validate` and `idp fmt -check`
 # on this folder. Exits non-zero if any step fails.
 set -uo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.." || exit 1
 step() { printf '\n== %s\n' "$*"; }
 
 missing=()
-for pkg in make gcc flex bison libjansson-dev libssl-dev libyaml-dev; do
+for pkg in make gcc flex bison libjansson-dev libssl-dev libyaml-dev libcurl4-openssl-dev libpq-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
