@@ -1,8 +1,7 @@
-/* cmd_plan.c - `idp plan [DIR] [-env NAME[:TYPE]]... [-json] [-detailed-exitcode] [-refresh=false]
- * [-lock-timeout D]`: instantiate, lock and read the states, diff (runtime/planner.h), print.
- *
- * No driver has API code yet, so there is no refresh: plan always runs as with -refresh=false and
- * says so once in its header. */
+/* cmd_plan.c - `idp plan [DIR] [-env NAME[:TYPE]]... [-out FILE] [-json] [-detailed-exitcode]
+ * [-target ADDR]... [-replace ADDR]... [-destroy] [-refresh=false | -refresh-only] [-lock-timeout D]`:
+ * instantiate, lock and read the states, refresh them from the real objects (runtime/refresh.h),
+ * diff (runtime/planner.h), print, and save (runtime/planfile.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +12,17 @@
 #include "../runtime/backend.h"
 #include "../runtime/planfile.h"
 #include "../runtime/planner.h"
+#include "../runtime/refresh.h"
 #include "../runtime/state.h"
 #include "cli.h"
 
 enum { PLAN_EXIT_CHANGES = 2 };
 
-static const char refresh_note[] =
-    "Refresh skipped: no driver reads its API yet, so plan compares against the state as with -refresh=false.";
 
 typedef struct plan_opts {
   bool json, detailed;
+  bool no_refresh;          /* -refresh=false */
+  bool refresh_only;        /* -refresh-only: report drift, plan nothing */
   double lock_timeout;
   const char *out;          /* -out FILE */
   json_t **keep;            /* for apply: the saved plan's JSON goes here, not to a file */
@@ -48,10 +48,10 @@ static json_t *args_json(const idp_env_sel *sel, size_t nsel, const plan_opts *o
 }
 
 /* The members -json and a saved plan share beside what idp_plan_json writes. */
-static void add_header(json_t *j, idp_state *const *states, size_t nst) {
+static void add_header(json_t *j, idp_state *const *states, size_t nst, const idp_refresh_result *drift) {
   json_object_set_new(j, "format_version", json_string("1"));
-  json_object_set_new(j, "refresh", json_false());
-  json_object_set_new(j, "refresh_note", json_string(refresh_note));
+  json_object_set_new(j, "refresh", json_boolean(drift != NULL));
+  if (drift) json_object_set_new(j, "resource_drift", idp_refresh_json(drift));
   json_t *sts = json_array();
   for (size_t i = 0; i < nst; i++) {
     json_t *s = json_object();
@@ -67,11 +67,11 @@ static void add_header(json_t *j, idp_state *const *states, size_t nst) {
 
 /* Writes the saved plan of -out. */
 static int save_plan(const idp_spec_graph *R, const char *dir, const idp_plan *plan, idp_state *const *states,
-                     size_t nst, const idp_env_sel *sel, size_t nsel, const plan_opts *o, const idp_state_key *key,
-                     idp_state_error *err) {
+                     size_t nst, const idp_refresh_result *drift, const idp_env_sel *sel, size_t nsel,
+                     const plan_opts *o, const idp_state_key *key, idp_state_error *err) {
   json_t *j = idp_plan_json(plan, true, key, err);
   if (!j) return err->code;
-  add_header(j, states, nst);
+  add_header(j, states, nst, drift);
   json_t *args = args_json(sel, nsel, o);
   char hash[80], stamp[32];
   idp_planfile_hash(hash, R->srcs, R->nfiles, args);
@@ -126,6 +126,8 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
   idp_state **states = idp_xcalloc(nenv + 2, sizeof *states);
   bool *deletable = idp_xcalloc(nenv + 2, sizeof *deletable);
   idp_plan *plan = NULL;
+  idp_refresh_result drift = {0};
+  bool refreshed = false;
   idp_state_key key;
   bool have_key = idp_state_key_from_env(&key, NULL) == 0;
   if (idp_backend_lock_all(b, shared, envs, nenv, o->lock_timeout, "idp plan", &err) < 0) goto fail;
@@ -144,6 +146,37 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
     free(path);
     if (r < 0) goto fail;
   }
+  if (!o->no_refresh) { /* the real objects, read through the drivers (refresh.h) */
+    char msg[512];
+    idp_http *http = idp_http_new(NULL, msg, sizeof msg);
+    if (!http) {
+      fprintf(stderr, "idp plan: error: %s\n", msg);
+      goto out;
+    }
+    int r = idp_refresh(states, nst, http, 10, &drift, &err);
+    idp_http_free(http);
+    if (r < 0) goto fail;
+    refreshed = true;
+  }
+  if (o->refresh_only) {
+    if (o->json) {
+      json_t *j = json_object();
+      add_header(j, states, nst, &drift);
+      char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+      json_decref(j);
+      puts(text ? text : "{}");
+      free(text);
+    } else if (drift.n) {
+      idp_refresh_print(&drift, stdout);
+      printf("Drift: %zu object%s changed outside of idp (of %zu read).\n", drift.n, drift.n == 1 ? "" : "s", drift.read);
+    } else {
+      printf("No changes. The %zu object%s read match%s the state.\n", drift.read, drift.read == 1 ? "" : "s",
+             drift.read == 1 ? "es" : "");
+    }
+    fflush(stdout);
+    rc = o->detailed && drift.n ? PLAN_EXIT_CHANGES : IDP_EXIT_OK;
+    goto out;
+  }
   if (idp_plan_make(&plan, g, states, deletable, nst, &o->plan, &err) < 0) goto fail;
   if (!have_key) {
     for (size_t i = 0; i < plan->n; i++) {
@@ -155,10 +188,12 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
       goto out;
     }
   }
-  if ((o->out || o->keep) && save_plan(R, dir, plan, states, nst, sel, nsel, o, have_key ? &key : NULL, &err) < 0) goto fail;
+  if ((o->out || o->keep) &&
+      save_plan(R, dir, plan, states, nst, refreshed ? &drift : NULL, sel, nsel, o, have_key ? &key : NULL, &err) < 0)
+    goto fail;
   if (o->json) {
     json_t *j = idp_plan_json(plan, false, NULL, NULL);
-    add_header(j, states, nst);
+    add_header(j, states, nst, refreshed ? &drift : NULL);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     if (!text) {
@@ -168,7 +203,7 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
     puts(text);
     free(text);
   } else {
-    printf("%s\n\n", refresh_note);
+    if (refreshed) idp_refresh_print(&drift, stdout);
     if (o->plan.ntargets)
       printf("Targeting is in effect: this plan covers only the resources -target names%s; the rest are left as "
              "they are. Use it for exceptional cases, not routinely.\n\n",
@@ -195,6 +230,7 @@ fail:
   fprintf(stderr, "idp plan: error: %s\n", err.msg);
 out:
   idp_plan_free(plan);
+  if (refreshed) idp_refresh_result_free(&drift);
   for (size_t i = 0; i < nst; i++) idp_state_free(states[i]);
   free(states);
   free(deletable);
@@ -254,7 +290,8 @@ int idp_cmd_plan(int argc, char **argv) {
       {"target", IDP_FLAG_LIST, &targets},
       {"replace", IDP_FLAG_LIST, &replace},
       {"destroy", IDP_FLAG_BOOL, &o.plan.destroy},
-      {"refresh", IDP_FLAG_BOOL, &refresh}, /* no driver reads its API yet: always as -refresh=false */
+      {"refresh", IDP_FLAG_BOOL, &refresh},
+      {"refresh-only", IDP_FLAG_BOOL, &o.refresh_only},
       {"lock-timeout", IDP_FLAG_DURATION, &o.lock_timeout},
   };
   size_t nflags = sizeof flags / sizeof *flags, nargs;
@@ -264,6 +301,12 @@ int idp_cmd_plan(int argc, char **argv) {
     if (nargs > 1) {
       fprintf(stderr, "idp plan: error: one spec directory at a time ('%s', then '%s')\n", args[0], args[1]);
     } else {
+      o.no_refresh = !refresh;
+      if (o.refresh_only && o.no_refresh) {
+        fprintf(stderr, "idp plan: error: -refresh-only and -refresh=false contradict each other\n");
+        idp_flags_free(flags, nflags, args);
+        return IDP_EXIT_ERROR;
+      }
       o.plan.targets = targets.v;
       o.plan.ntargets = targets.n;
       o.plan.replace = replace.v;

@@ -61,7 +61,10 @@ plan() {
   local dir=$1
   shift
   n=$((n + 1))
-  (cd "$dir" && timeout 30 "$idp" plan "$@") >"$tmp/out.$n" 2>"$tmp/err.$n" </dev/null
+  # the test states name servers that do not run: no refresh unless a test asks for one
+  local refresh=-refresh=false
+  case " $* " in *" -refresh"*) refresh= ;; esac
+  (cd "$dir" && timeout 30 "$idp" plan "$@" $refresh) >"$tmp/out.$n" 2>"$tmp/err.$n" </dev/null
   rc=$?
   out=$(cat "$tmp/out.$n")
   err=$(cat "$tmp/err.$n")
@@ -211,8 +214,8 @@ else
   bad "plan -out: writes the plan, mode 0600" "exit $rc" "$err" "$(ls -l "$tmp/saved" 2>&1)"
 fi
 (cd "$tmp/saved" && "$idp" show p.plan) >"$tmp/show.txt" 2>&1
-# show prints what plan printed (after its own first line; plan's refresh note aside)
-if diff <(sed -e '1,2d' -e '/^Saved the plan/d' <<<"$text_out" | sed '/^$/d') <(sed '1,2d' "$tmp/show.txt" | sed '/^$/d') >"$tmp/diff"; then
+# show prints what plan printed (after its own first line)
+if diff <(sed -e '/^Saved the plan/d' <<<"$text_out" | sed '/^$/d') <(sed '1,2d' "$tmp/show.txt" | sed '/^$/d') >"$tmp/diff"; then
   ok "show: prints the saved plan as plan printed it"
 else
   bad "show: prints the saved plan as plan printed it" "$(cat "$tmp/diff")"
@@ -280,6 +283,34 @@ else
     done
   done
   export REGISTRY_URL
+fi
+
+# --- refresh and drift: gitops files edited and deleted by hand ------------------------------
+rm -rf "$tmp/drift" && mkdir -p "$tmp/drift" && cp "$here/refresh/main.idp" "$tmp/drift/"
+(cd "$tmp/drift" && "$idp" apply -auto-approve) >"$tmp/drift.out" 2>&1
+if grep -q "Apply complete! Resources: 1 added" "$tmp/drift.out"; then
+  plan "$tmp/drift" -refresh -detailed-exitcode
+  [ "$rc" -eq 0 ] && grep -q "^No changes." <<<"$out" && ok "refresh: an unchanged object is no drift" ||
+    bad "refresh: an unchanged object is no drift" "exit $rc" "$out" "$err"
+  sed -i 's/replicas: 1/replicas: 5/' "$tmp/drift/rendered/dev/web.yaml"
+  plan "$tmp/drift" -refresh-only -detailed-exitcode
+  [ "$rc" -eq 2 ] && grep -q "# env.dev/app.web/need.workload/gitops.deployment.app has changed" <<<"$out" &&
+    grep -q "~ replicas = 1 -> 5" <<<"$out" && grep -q "^Drift: 1 object changed outside of idp" <<<"$out" &&
+    ok "plan -refresh-only: a hand edit is drift (exit 2)" || bad "plan -refresh-only: a hand edit is drift (exit 2)" "exit $rc" "$out" "$err"
+  plan "$tmp/drift" -refresh
+  grep -q "~ replicas = 5 -> 1" <<<"$out" && grep -q "Plan: 0 to add, 1 to change, 0 to destroy." <<<"$out" &&
+    ok "plan: refreshed, it puts the edited object back" || bad "plan: refreshed, it puts the edited object back" "$out" "$err"
+  plan "$tmp/drift" -refresh=false -detailed-exitcode
+  [ "$rc" -eq 0 ] && ok "plan -refresh=false: compares with the state only" || bad "plan -refresh=false: compares with the state only" "exit $rc" "$out"
+  rm "$tmp/drift/rendered/dev/web.yaml"
+  plan "$tmp/drift" -refresh -json
+  if grep -q '"action": "delete"' <<<"$out" && grep -q '"refresh": true' <<<"$out" && grep -q '"action": "create"' <<<"$out"; then
+    ok "plan -json: a deleted object is drift, and is created again"
+  else
+    bad "plan -json: a deleted object is drift, and is created again" "$out" "$err"
+  fi
+else
+  bad "refresh: apply of the gitops spec" "$(cat "$tmp/drift.out")"
 fi
 
 # --- the design baseline --------------------------------------------------------------------
