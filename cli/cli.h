@@ -93,11 +93,12 @@ typedef struct idp_spec_graph {
   idp_graph *g;           /* NULL unless the build succeeded */
 } idp_spec_graph;
 
-/* Returns IDP_EXIT_OK with R->g set, or IDP_EXIT_ERROR after printing why. images: resolve
+/* Returns IDP_EXIT_OK with R->g set, or IDP_EXIT_ERROR after printing why. vars: -var NAME=VALUE
+ * values (instance.h). images: resolve
  * registry_image() against the registries (`plan`; decision 9), else leave images unknown and stay
  * off the network (`graph`). Always idp_spec_graph_free(R) afterwards. */
 int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_env_sel *sel, size_t nsel,
-                         bool images, idp_spec_graph *R);
+                         bool images, const char *const *vars, size_t nvars, idp_spec_graph *R);
 void idp_spec_graph_free(idp_spec_graph *R);
 /* idp_inst_opts.configure for every command: the drivers' configure (derived integration outputs,
  * such as postgres host and port from the DSN, known at plan time). */
@@ -117,8 +118,8 @@ int idp_cmd_destroy(int argc, char **argv);
  * plan's JSON in *saved (NULL on failure) instead of writing a file. Returns an IDP_EXIT_*. */
 struct idp_plan_opts;
 struct json_t;
-int idp_plan_saved(char **args, size_t nargs, struct idp_env_sel *sel, size_t nsel, const struct idp_plan_opts *po,
-                   double lock_timeout, struct json_t **saved);
+int idp_plan_saved(char **args, size_t nargs, struct idp_env_sel *sel, size_t nsel, const char *const *vars,
+                   size_t nvars, const struct idp_plan_opts *po, double lock_timeout, struct json_t **saved);
 int idp_cmd_show(int argc, char **argv);
 
 #endif

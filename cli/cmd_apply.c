@@ -85,6 +85,9 @@ static void on_event(void *payload, const idp_exec_event *e) {
 typedef struct refill {
   const json_t *saved;
   const apply_opts *o;
+  const idp_state_key *key;   /* opens a secret var's value */
+  char **vars;                /* the plan's -var values, "NAME=VALUE" */
+  size_t nvars;
   bool tried, ok;
   idp_spec_graph R;
   idp_env_list envs;
@@ -127,8 +130,30 @@ static bool refill_load(refill *f, char *err, size_t errsize) {
     f->envs.v[i].type = json_string_value(json_object_get(e, "type"));
   }
   f->envs.n = n;
+  const json_t *vars = json_object_get(args, "var");
+  f->vars = idp_xcalloc(json_object_size(vars) + 1, sizeof *f->vars);
+  const char *name;
+  json_t *v;
+  json_object_foreach((json_t *)vars, name, v) {
+    json_t *plain = NULL;
+    if (idp_state_is_sealed(v)) {
+      char addr[256];
+      idp_state_error e = {0};
+      snprintf(addr, sizeof addr, "var.%s", name);
+      if (idp_state_unseal(&plain, f->key, addr, "plan/var", v, &e) < 0) {
+        snprintf(err, errsize, "the plan's var %s does not open: %s", name, e.msg);
+        return false;
+      }
+      v = plain;
+    }
+    idp_buf b = {0};
+    idp_buf_printf(&b, "%s=%s", name, json_string_value(v) ? json_string_value(v) : "");
+    f->vars[f->nvars++] = b.data;
+    json_decref(plain);
+  }
   char *dir = (char *)json_string_value(json_object_get(f->saved, "dir"));
-  if (idp_spec_graph_build(f->o->cmd, &dir, 1, f->envs.v, f->envs.n, false, &f->R) != IDP_EXIT_OK) {
+  if (idp_spec_graph_build(f->o->cmd, &dir, 1, f->envs.v, f->envs.n, false, (const char *const *)f->vars, f->nvars,
+                           &f->R) != IDP_EXIT_OK) {
     snprintf(err, errsize, "the spec in %s no longer plans (see above): plan again", dir);
     return false;
   }
@@ -156,7 +181,12 @@ static int refill_fill(void *payload, idp_state *const *states, size_t nstates, 
   }
   f->states = states;
   f->nstates = nstates;
-  idp_inst_opts io = {.spec_dir = f->R.spec_dir, .output = state_output, .configure = idp_spec_configure, .hooks_payload = f};
+  idp_inst_opts io = {.spec_dir = f->R.spec_dir,
+                      .output = state_output,
+                      .configure = idp_spec_configure,
+                      .hooks_payload = f,
+                      .vars = (const char *const *)f->vars,
+                      .nvars = f->nvars};
   idp_diags d;
   idp_diags_init(&d);
   idp_graph *g = idp_instantiate_with(f->R.files, f->R.nfiles, f->envs.v, f->envs.n, &io, &d);
@@ -181,6 +211,11 @@ static void refill_free(refill *f) {
   free(f->graphs);
   if (f->tried) idp_spec_graph_free(&f->R);
   free(f->envs.v);
+  for (size_t i = 0; i < f->nvars; i++) {
+    explicit_bzero(f->vars[i], strlen(f->vars[i])); /* may be a secret var's */
+    free(f->vars[i]);
+  }
+  free(f->vars);
 }
 
 /* --- running a saved plan ------------------------------------------------------------------- */
@@ -193,6 +228,29 @@ static bool changes_shared(const json_t *saved) {
     if (json_is_null(json_object_get(rc, "env")) && a && strcmp(a, "no-op") != 0) return true;
   }
   return false;
+}
+
+/* Decision 7: an on-demand environment's state keeps its type, so `destroy -env pr-7` needs none.
+ * The plan's args hold the types given (or read from the state); a declared environment's type
+ * stays the spec's, so it is recorded only for an environment the spec does not declare. */
+static void record_env_types(const json_t *saved, idp_state *const *states, size_t nst, const char *cmd) {
+  idp_loaded L;
+  bool loaded = false, have_spec = false;
+  char *dir = (char *)json_string_value(json_object_get(saved, "dir"));
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(json_object_get(saved, "args"), "env"), i, e) {
+    const char *name = json_string_value(json_object_get(e, "name")), *type = json_string_value(json_object_get(e, "type"));
+    if (!name || !type) continue;
+    if (!loaded && dir) {
+      loaded = true;
+      have_spec = idp_load_spec(cmd, &dir, 1, &L) == IDP_EXIT_OK;
+    }
+    if (have_spec && idp_spec_find_env(L.spec, name)) continue;
+    for (size_t k = 0; k < nst; k++)
+      if (idp_state_env(states[k]) && strcmp(idp_state_env(states[k]), name) == 0) idp_state_set_env_type(states[k], type);
+  }
+  if (loaded) idp_unload_spec(&L);
 }
 
 static int run_saved(const json_t *saved, const apply_opts *o) {
@@ -226,11 +284,12 @@ static int run_saved(const json_t *saved, const apply_opts *o) {
       if (r < 0) goto fail;
     }
   }
+  record_env_types(saved, states, nst, o->cmd);
   if (!(http = idp_http_new(NULL, msg, sizeof msg))) {
     fprintf(stderr, "idp %s: error: %s\n", o->cmd, msg);
     goto out;
   }
-  refill f = {.saved = saved, .o = o};
+  refill f = {.saved = saved, .o = o, .key = have_key ? &key : NULL};
   idp_exec_opts eo = {.parallelism = o->parallelism,
                       .http = http,
                       .backend = b,
@@ -325,9 +384,10 @@ static bool approved(const apply_opts *o) {
   return true;
 }
 
-static int plan_then_apply(char **args, size_t nargs, idp_env_list *envs, const idp_plan_opts *po, const apply_opts *o) {
+static int plan_then_apply(char **args, size_t nargs, idp_env_list *envs, const idp_flag_list *vars,
+                           const idp_plan_opts *po, const apply_opts *o) {
   json_t *saved = NULL;
-  int rc = idp_plan_saved(args, nargs, envs->v, envs->n, po, o->lock_timeout, &saved);
+  int rc = idp_plan_saved(args, nargs, envs->v, envs->n, vars->v, vars->n, po, o->lock_timeout, &saved);
   if (rc != IDP_EXIT_OK || !saved) return IDP_EXIT_ERROR;
   if (!has_changes(saved)) rc = IDP_EXIT_OK; /* the plan said "No changes." */
   else if (!approved(o)) rc = IDP_EXIT_ERROR;
@@ -344,9 +404,10 @@ static bool is_plan_file(const char *path) {
 static int apply_or_destroy(int argc, char **argv, bool destroy) {
   apply_opts o = {.cmd = destroy ? "destroy" : "apply"};
   idp_env_list envs = {0};
-  idp_flag_list targets = {0}, replace = {0};
+  idp_flag_list targets = {0}, replace = {0}, vars = {0};
   const idp_flag all[] = {
       {"env", IDP_FLAG_ENV, &envs},
+      {"var", IDP_FLAG_LIST, &vars},
       {"auto-approve", IDP_FLAG_BOOL, &o.auto_approve},
       {"parallelism", IDP_FLAG_COUNT, &o.parallelism},
       {"json", IDP_FLAG_BOOL, &o.json},
@@ -354,7 +415,7 @@ static int apply_or_destroy(int argc, char **argv, bool destroy) {
       {"target", IDP_FLAG_LIST, &targets},
       {"replace", IDP_FLAG_LIST, &replace},
   };
-  size_t nflags = destroy ? 6 : 7, nargs; /* destroy takes no -replace */
+  size_t nflags = destroy ? 7 : 8, nargs; /* destroy takes no -replace */
   char **args;
   int rc = IDP_EXIT_ERROR;
   if (idp_parse_flags(o.cmd, argc, argv, all, nflags, &args, &nargs) < 0) goto out;
@@ -364,10 +425,10 @@ static int apply_or_destroy(int argc, char **argv, bool destroy) {
     goto out;
   }
   if (!destroy && nargs == 1 && is_plan_file(args[0])) {
-    if (envs.n || targets.n || replace.n) {
+    if (envs.n || targets.n || replace.n || vars.n) {
       fprintf(stderr,
-              "idp apply: error: a saved plan is applied as it was planned: -env, -target and -replace belong to "
-              "'idp plan'\n");
+              "idp apply: error: a saved plan is applied as it was planned: -env, -var, -target and -replace belong "
+              "to 'idp plan'\n");
       goto out;
     }
     json_t *saved = NULL;
@@ -382,7 +443,7 @@ static int apply_or_destroy(int argc, char **argv, bool destroy) {
   }
   idp_plan_opts po = {.targets = targets.v, .ntargets = targets.n, .replace = replace.v, .nreplace = replace.n,
                       .destroy = destroy};
-  rc = plan_then_apply(args, nargs, &envs, &po, &o);
+  rc = plan_then_apply(args, nargs, &envs, &vars, &po, &o);
 out:
   idp_flags_free(all, nflags, args);
   return rc;

@@ -9,7 +9,7 @@
 
 static int graph(char **args, size_t nargs, const idp_env_sel *sel, size_t nsel) {
   idp_spec_graph R;
-  int rc = idp_spec_graph_build("graph", args, nargs, sel, nsel, false, &R);
+  int rc = idp_spec_graph_build("graph", args, nargs, sel, nsel, false, NULL, 0, &R);
   if (rc == IDP_EXIT_OK) idp_graph_dot(R.g, stdout);
   idp_spec_graph_free(&R);
   return rc;

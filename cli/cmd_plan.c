@@ -26,12 +26,55 @@ typedef struct plan_opts {
   double lock_timeout;
   const char *out;          /* -out FILE */
   json_t **keep;            /* for apply: the saved plan's JSON goes here, not to a file */
+  const char *const *vars;  /* -var NAME=VALUE */
+  size_t nvars;
   idp_plan_opts plan;       /* -target, -replace, -destroy */
 } plan_opts;
 
-/* The run's arguments as a saved plan records them (and hashes them with the sources). */
-static json_t *args_json(const idp_env_sel *sel, size_t nsel, const plan_opts *o) {
-  json_t *a = json_object(), *envs = json_array(), *t = json_array(), *r = json_array();
+/* Is the var block named name (in R's files) declared `secret = true`? */
+static bool var_secret(const idp_spec_graph *R, const char *name) {
+  for (size_t f = 0; f < R->nfiles; f++)
+    for (const idp_item *it = R->files[f]->body.first; it; it = it->next) {
+      if (it->kind != IDP_ITEM_BLOCK || strcmp(it->name, "var") != 0 || !it->labels || strcmp(it->labels->name, name) != 0)
+        continue;
+      for (const idp_item *a = it->body.first; a; a = a->next)
+        if (a->kind == IDP_ITEM_ATTR && strcmp(a->name, "secret") == 0 && a->value->kind == IDP_E_BOOL)
+          return a->value->u.boolean;
+    }
+  return false;
+}
+
+/* The run's arguments as a saved plan records them (and hashes them with the sources): -var
+ * values in "var", a secret var's sealed (key NULL: refused). NULL with err filled on failure. */
+static json_t *args_json(const idp_spec_graph *R, const idp_env_sel *sel, size_t nsel, const plan_opts *o,
+                         const idp_state_key *key, idp_state_error *err) {
+  json_t *a = json_object(), *envs = json_array(), *t = json_array(), *r = json_array(), *vars = json_object();
+  for (size_t i = 0; i < o->nvars; i++) {
+    const char *eq = strchr(o->vars[i], '=');
+    char *name = idp_xstrdup(o->vars[i]);
+    name[eq - o->vars[i]] = '\0';
+    json_t *v = json_string(eq + 1), *sealed = NULL;
+    if (var_secret(R, name)) {
+      char addr[256];
+      snprintf(addr, sizeof addr, "var.%s", name);
+      int rc = key ? idp_state_seal(&sealed, key, addr, "plan/var", v, err)
+                   : idp_state_fail(err, IDP_STATE_ENOKEY, "var %s is secret: saving its value needs IDP_STATE_KEY\n%s",
+                                    name, idp_state_key_hint);
+      json_decref(v);
+      if (rc < 0) {
+        free(name);
+        json_decref(vars);
+        json_decref(envs);
+        json_decref(t);
+        json_decref(r);
+        json_decref(a);
+        return NULL;
+      }
+      v = sealed;
+    }
+    json_object_set_new(vars, name, v);
+    free(name);
+  }
   for (size_t i = 0; i < nsel; i++) {
     json_t *e = json_object();
     json_object_set_new(e, "name", json_string(sel[i].name));
@@ -44,6 +87,7 @@ static json_t *args_json(const idp_env_sel *sel, size_t nsel, const plan_opts *o
   json_object_set_new(a, "target", t);
   json_object_set_new(a, "replace", r);
   json_object_set_new(a, "destroy", json_boolean(o->plan.destroy));
+  json_object_set_new(a, "var", vars);
   return a;
 }
 
@@ -72,7 +116,11 @@ static int save_plan(const idp_spec_graph *R, const char *dir, const idp_plan *p
   json_t *j = idp_plan_json(plan, true, key, err);
   if (!j) return err->code;
   add_header(j, states, nst, drift);
-  json_t *args = args_json(sel, nsel, o);
+  json_t *args = args_json(R, sel, nsel, o, key, err);
+  if (!args) {
+    json_decref(j);
+    return err->code;
+  }
   char hash[80], stamp[32];
   idp_planfile_hash(hash, R->srcs, R->nfiles, args);
   time_t now = time(NULL);
@@ -258,11 +306,16 @@ static void types_from_state(const char *dir, idp_env_sel *sel, size_t nsel, cha
 }
 
 static int plan(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const plan_opts *o) {
+  for (size_t i = 0; i < o->nvars; i++)
+    if (!strchr(o->vars[i], '=') || o->vars[i][0] == '=') {
+      fprintf(stderr, "idp plan: error: a -var without a name\nhint: write -var NAME=VALUE\n");
+      return IDP_EXIT_ERROR;
+    }
   struct stat sb;
   char **types = idp_xcalloc(nsel + 1, sizeof *types);
   types_from_state(nargs == 1 && stat(args[0], &sb) == 0 && S_ISDIR(sb.st_mode) ? args[0] : ".", sel, nsel, types);
   idp_spec_graph R;
-  int rc = idp_spec_graph_build("plan", args, nargs, sel, nsel, true, &R);
+  int rc = idp_spec_graph_build("plan", args, nargs, sel, nsel, true, o->vars, o->nvars, &R);
   if (rc == IDP_EXIT_OK) rc = plan_states(&R, R.spec_dir ? R.spec_dir : ".", sel, nsel, o);
   idp_spec_graph_free(&R);
   for (size_t i = 0; i < nsel; i++) free(types[i]);
@@ -270,9 +323,9 @@ static int plan(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const 
   return rc;
 }
 
-int idp_plan_saved(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const idp_plan_opts *po,
-                   double lock_timeout, json_t **saved) {
-  plan_opts o = {.lock_timeout = lock_timeout, .plan = *po, .keep = saved};
+int idp_plan_saved(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const char *const *vars, size_t nvars,
+                   const idp_plan_opts *po, double lock_timeout, json_t **saved) {
+  plan_opts o = {.lock_timeout = lock_timeout, .plan = *po, .keep = saved, .vars = vars, .nvars = nvars};
   *saved = NULL;
   return plan(args, nargs, sel, nsel, &o);
 }
@@ -281,9 +334,10 @@ int idp_cmd_plan(int argc, char **argv) {
   plan_opts o = {0};
   bool refresh = true;
   idp_env_list envs = {0};
-  idp_flag_list targets = {0}, replace = {0};
+  idp_flag_list targets = {0}, replace = {0}, vars = {0};
   const idp_flag flags[] = {
       {"env", IDP_FLAG_ENV, &envs},
+      {"var", IDP_FLAG_LIST, &vars},
       {"out", IDP_FLAG_STRING, &o.out},
       {"json", IDP_FLAG_BOOL, &o.json},
       {"detailed-exitcode", IDP_FLAG_BOOL, &o.detailed},
@@ -302,6 +356,8 @@ int idp_cmd_plan(int argc, char **argv) {
       fprintf(stderr, "idp plan: error: one spec directory at a time ('%s', then '%s')\n", args[0], args[1]);
     } else {
       o.no_refresh = !refresh;
+      o.vars = vars.v;
+      o.nvars = vars.n;
       if (o.refresh_only && o.no_refresh) {
         fprintf(stderr, "idp plan: error: -refresh-only and -refresh=false contradict each other\n");
         idp_flags_free(flags, nflags, args);

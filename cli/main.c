@@ -85,7 +85,7 @@ static const command commands[] = {
      "\n"
      "Exit status: 0 done, 1 no such driver or kind (with a suggestion), 2 bad usage.\n"},
     {"plan", idp_cmd_plan, "Show what an apply would create, update, replace or destroy",
-     "Usage: idp plan [DIR] [-env NAME[:TYPE]]... [-out FILE] [-json] [-detailed-exitcode]\n"
+     "Usage: idp plan [DIR] [-env NAME[:TYPE]]... [-var NAME=VALUE]... [-out FILE] [-json] [-detailed-exitcode]\n"
      "                [-target ADDR]... [-replace ADDR]... [-destroy] [-refresh=false | -refresh-only]\n"
      "                [-lock-timeout DURATION]\n"
      "\n"
@@ -101,6 +101,7 @@ static const command commands[] = {
      "\n"
      "  -env NAME               a declared environment (repeatable)\n"
      "  -env NAME:TYPE          an on-demand environment of env type TYPE (decision 7)\n"
+     "  -var NAME=VALUE         the value of var NAME (repeatable; else IDP_VAR_NAME, else its default)\n"
      "  -out FILE               also save the plan (mode 0600, secrets sealed) for 'idp apply FILE';\n"
      "                          it records the states' lineage and serial, so a stale plan is refused\n"
      "  -json                   the machine format of docs/plan-format.md (format_version \"1\")\n"
@@ -119,8 +120,8 @@ static const command commands[] = {
      "included), 2 changes present with -detailed-exitcode.\n"},
     {"apply", idp_cmd_apply, "Carry out a plan against the integrations' APIs",
      "Usage: idp apply PLANFILE [-parallelism N] [-json] [-lock-timeout DURATION]\n"
-     "       idp apply [DIR] [-env NAME[:TYPE]]... [-target ADDR]... [-replace ADDR]... [-auto-approve]\n"
-     "                 [-parallelism N] [-json] [-lock-timeout DURATION]\n"
+     "       idp apply [DIR] [-env NAME[:TYPE]]... [-var NAME=VALUE]... [-target ADDR]... [-replace ADDR]...\n"
+     "                 [-auto-approve] [-parallelism N] [-json] [-lock-timeout DURATION]\n"
      "\n"
      "With PLANFILE (from 'idp plan -out'), carries out exactly that plan, or refuses it when a\n"
      "state it was made against has changed since (a stale plan: plan again). Otherwise plans as\n"
@@ -139,7 +140,7 @@ static const command commands[] = {
      "\n"
      "Exit status: 0 done, 1 a step failed or nothing could be done (stale plan, lock, no approval).\n"},
     {"destroy", idp_cmd_destroy, "Destroy what the states of a spec's environments hold",
-     "Usage: idp destroy [DIR] [-env NAME]... [-target ADDR]... [-auto-approve] [-parallelism N]\n"
+     "Usage: idp destroy [DIR] [-env NAME]... [-var NAME=VALUE]... [-target ADDR]... [-auto-approve] [-parallelism N]\n"
      "                   [-json] [-lock-timeout DURATION]\n"
      "\n"
      "Plans as 'idp plan -destroy' does, asks for 'yes' and applies. -env E destroys E's resources\n"

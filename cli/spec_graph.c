@@ -25,7 +25,7 @@ struct idp_value *idp_spec_configure(void *payload, idp_arena *a, const char *dr
 }
 
 int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_env_sel *sel, size_t nsel,
-                         bool images, idp_spec_graph *R) {
+                         bool images, const char *const *vars, size_t nvars, idp_spec_graph *R) {
   memset(R, 0, sizeof *R);
   idp_arena_init(&R->arena);
   int rc = idp_load_spec(cmd, args, nargs, &R->L);
@@ -48,7 +48,7 @@ int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_e
   }
   struct stat sb;
   if (nargs == 1 && stat(args[0], &sb) == 0 && S_ISDIR(sb.st_mode)) R->spec_dir = args[0];
-  idp_inst_opts o = {.spec_dir = R->spec_dir, .configure = idp_spec_configure};
+  idp_inst_opts o = {.spec_dir = R->spec_dir, .configure = idp_spec_configure, .vars = vars, .nvars = nvars};
   if (images) {
     R->registry = idp_registry_new(R->spec_dir);
     o.image = idp_registry_image;

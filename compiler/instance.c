@@ -147,7 +147,7 @@ enum { M_NEW, M_BUSY, M_DONE };
 
 /* What a memo holds: the attribute of an instance, an integration, a need's output (a group's),
  * an app's attribute or variable (in an env), or an env type's attribute (in an env). */
-typedef enum { MEMO_INPUT, MEMO_INTEGRATION, MEMO_OUTPUT, MEMO_APP, MEMO_VARIABLE, MEMO_ENV_TYPE } memo_kind;
+typedef enum { MEMO_INPUT, MEMO_INTEGRATION, MEMO_OUTPUT, MEMO_APP, MEMO_VARIABLE, MEMO_ENV_TYPE, MEMO_VAR } memo_kind;
 
 /* One attribute evaluated once in one place; (owner, app, it) names it. A large run holds
  * several per instance: kept small (its hash is recomputed when the table grows). */
@@ -330,6 +330,7 @@ static void memo_label(idp_buf *b, const idp_inst_state *st, const memo *m) {
   case MEMO_APP: idp_buf_printf(b, "env.%s/app.%s.%s", env ? env->name : "", m->app->l1, attr); break;
   case MEMO_VARIABLE: idp_buf_printf(b, "env.%s/app.%s.variables.%s", env ? env->name : "", m->app->l1, attr); break;
   case MEMO_ENV_TYPE: idp_buf_printf(b, "env_type.%s.%s (env %s)", env->type_block->l1, attr, env->name); break;
+  case MEMO_VAR: idp_buf_printf(b, "var.%s", ((const top *)m->owner)->l1); break;
   }
 }
 
@@ -508,6 +509,46 @@ static idp_value *integration_attr(idp_inst_state *st, const top *t, const char 
 }
 
 /* An integration as a whole (`target = integration.manifests`): the map of its attributes set. */
+/* A var's value: given (-var NAME=VALUE, then the environment's IDP_VAR_NAME), else its default;
+ * a given string becomes a number or a bool when the default is one; `secret = true` marks it.
+ * No value at all is an error at the block, reported once. */
+static idp_value *var_value(idp_inst_state *st, const top *t) {
+  idp_arena *a = st->a;
+  memo *done = memo_get(st, MEMO_VAR, t, NULL, t->it);
+  if (done->state == M_DONE) return done->val;
+  const char *name = t->l1, *given = NULL;
+  size_t nl = strlen(name);
+  for (size_t i = 0; i < st->hooks.nvars; i++)
+    if (strncmp(st->hooks.vars[i], name, nl) == 0 && st->hooks.vars[i][nl] == '=') given = st->hooks.vars[i] + nl + 1;
+  char envname[128];
+  snprintf(envname, sizeof envname, "IDP_VAR_%s", name);
+  if (!given) given = getenv(envname);
+  const idp_item *def = body_attr(&t->it->body, "default"), *sec = body_attr(&t->it->body, "secret");
+  scope sc = {.st = st};
+  idp_value *dv = def ? memo_eval(&sc, memo_get(st, MEMO_VAR, t, NULL, def), t->src) : NULL, *v = dv;
+  if (given) {
+    v = idp_value_cstring(a, given);
+    char *end;
+    double d = strtod(given, &end);
+    if (dv && dv->kind == IDP_V_NUMBER && *given && !*end) v = idp_value_number(a, d);
+    else if (dv && dv->kind == IDP_V_BOOL && (strcmp(given, "true") == 0 || strcmp(given, "false") == 0))
+      v = idp_value_bool(a, given[0] == 't');
+    else if (dv && (dv->kind == IDP_V_NUMBER || dv->kind == IDP_V_BOOL)) {
+      idp_diag_error(st->d, t->src, t->it->labels->loc, "var '%s' takes a %s (its default is one), not '%s'", name,
+                     idp_value_kind_name(dv->kind), sec ? "(secret)" : given);
+      v = idp_value_unknown(a, dv->kind);
+    }
+  } else if (!dv) {
+    idp_diag_error(st->d, t->src, t->it->labels->loc, "var '%s' has no value", name);
+    idp_diag_hint(st->d, "give one: -var %s=VALUE, or export %s, or set a default in the block", name, envname);
+    v = idp_value_unknown(a, IDP_V_UNKNOWN);
+  }
+  if (sec && sec->value->kind == IDP_E_BOOL && sec->value->u.boolean) v = idp_value_taint(a, v, NULL, true);
+  done->state = M_DONE;
+  done->val = v;
+  return v;
+}
+
 static idp_value *integration_handle(idp_inst_state *st, const top *t) {
   idp_map_builder mb;
   idp_map_builder_init(&mb, st->a);
@@ -608,6 +649,12 @@ static int resolve(idp_ref_result *res, const char *root, const idp_ref_step *st
   idp_arena *a = st->a;
   const char *s0 = step(steps, n, 0), *s1 = step(steps, n, 1);
 
+  if (strcmp(root, "var") == 0) {
+    if (!s0) return not_found(res, 0, "write var.NAME");
+    const top *t = find_top(st, "var", s0, NULL);
+    if (!t) return not_found(res, 0, idp_arena_sprintf(a, "no var is named '%s'", s0));
+    return found(res, 1, var_value(st, t));
+  }
   if (strcmp(root, "env") == 0) {
     if (!sc->env) return not_found(res, 0, "env.* is read inside a provide, an app or an env_type");
     inst_env *env = &st->envs[sc->env - st->envs];

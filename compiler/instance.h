@@ -85,6 +85,8 @@ typedef struct idp_inst_opts {
    * and only when its inputs are known. */
   struct idp_value *(*configure)(void *payload, idp_arena *a, const char *driver, const struct idp_value *inputs);
   void *hooks_payload;       /* output's and configure's payload */
+  const char *const *vars;   /* "NAME=VALUE": var values given (-var), before IDP_VAR_NAME and defaults */
+  size_t nvars;
 } idp_inst_opts;
 
 /* idp_instantiate with options (o->spec_dir in place of spec_dir). */

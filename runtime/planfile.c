@@ -34,7 +34,10 @@ void idp_planfile_hash(char out[80], idp_source *const *srcs, size_t n, const js
     EVP_DigestUpdate(md, len, (size_t)k);
     EVP_DigestUpdate(md, v[i]->text, v[i]->len);
   }
-  char *a = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  /* sealed values (a secret var's) are random each time: hashed as null */
+  json_t *pub = args ? idp_planfile_public(args) : NULL;
+  char *a = pub ? json_dumps(pub, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  json_decref(pub);
   if (a) EVP_DigestUpdate(md, a, strlen(a));
   free(a);
   unsigned char h[EVP_MAX_MD_SIZE];

@@ -28,7 +28,8 @@
 #define IDP_PLANFILE_KIND "idp-saved-plan"
 
 /* "sha256:HEX" (72 bytes with the NUL) over srcs[0..n) ordered by file name (the name without
- * its directory, a NUL, the length and the bytes of each) and args (canonical JSON). */
+ * its directory, a NUL, the length and the bytes of each) and args (canonical JSON, sealed
+ * values as null: a secret var's value is not hashed). */
 void idp_planfile_hash(char out[80], idp_source *const *srcs, size_t n, const json_t *args);
 
 /* Writes plan (a saved plan's JSON) to path, atomically, mode 0600. */

@@ -313,6 +313,33 @@ else
   bad "refresh: apply of the gitops spec" "$(cat "$tmp/drift.out")"
 fi
 
+# --- var blocks, -var and IDP_VAR_NAME ----------------------------------------------------------
+rm -rf "$tmp/vars" && mkdir -p "$tmp/vars" && cp "$here/vars/main.idp" "$tmp/vars/"
+plan "$tmp/vars"
+[ "$rc" -eq 1 ] && grep -q "main.idp:5:5: error: var 'token' has no value" <<<"$err" &&
+  grep -q "hint: give one: -var token=VALUE, or export IDP_VAR_token" <<<"$err" &&
+  ok "var: one without a value is a located error with the ways to give one" ||
+  bad "var: one without a value is a located error with the ways to give one" "exit $rc" "$err"
+plan "$tmp/vars" -var tag=blue -var replicas=many -var token=x
+[ "$rc" -eq 1 ] && grep -q "var 'replicas' takes a number (its default is one), not 'many'" <<<"$err" &&
+  ok "-var: a value that does not fit the default's type is an error" || bad "-var: a value that does not fit the default's type is an error" "$err"
+export IDP_VAR_token="var-token-5e1d-PLAINTEXT"
+secrets+=("$IDP_VAR_token" "var-given-77c1-PLAINTEXT")
+plan "$tmp/vars" -var tag=blue -var replicas=3 -out "$tmp/vars/a.plan"
+if [ "$rc" -eq 0 ] && grep -q '+ name = "web-blue"' <<<"$out" && grep -q '+ replicas = 3' <<<"$out" &&
+  grep -q 'TOKEN = (secret)' <<<"$out" && grep -q '"tag": "blue"' "$tmp/vars/a.plan"; then
+  ok "-var and IDP_VAR_NAME: values planned, recorded in the saved plan, the secret one shown as (secret)"
+else
+  bad "-var and IDP_VAR_NAME: values planned, recorded in the saved plan, the secret one shown as (secret)" "exit $rc" "$out" "$err"
+fi
+plan "$tmp/vars" -var tag=blue -var replicas=3 -var token=var-given-77c1-PLAINTEXT -out "$tmp/vars/b.plan"
+[ "$rc" -eq 0 ] && grep -q '"token": {' "$tmp/vars/b.plan" && grep -q '"\$secret": "v1:' "$tmp/vars/b.plan" &&
+  ok "-var of a secret var: sealed in the saved plan" || bad "-var of a secret var: sealed in the saved plan" "exit $rc" "$err"
+plan "$tmp/vars" -var tag=green -var replicas=3 -out "$tmp/vars/c.plan"
+[ "$(h "$tmp/vars/a.plan")" != "$(h "$tmp/vars/c.plan")" ] && ok "-var values are part of the source hash" ||
+  bad "-var values are part of the source hash"
+unset IDP_VAR_token
+
 # --- the design baseline --------------------------------------------------------------------
 if [ ! -d "$baseline" ]; then
   echo "ok - plan baseline # SKIP no baseline at $baseline"
