@@ -9,26 +9,8 @@
 # kubectl checks skip without kubectl. Prints TAP-style lines.
 set -u
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 BUILD_DIR" >&2
-  exit 2
-fi
-build=$1
-case $build in /*) ;; *) build="$PWD/$build" ;; esac
-drvcall="$build/drvcall"
-export LC_ALL=C
-
-ok() { echo "ok - gitops: $1"; }
-bad() {
-  echo "not ok - gitops: $1"
-  shift
-  for l in "$@"; do printf '%s\n' "$l" | sed 's/^/  /'; done
-}
-
-if [ ! -x "$drvcall" ]; then
-  bad "setup" "$drvcall is not an executable (make test builds it)"
-  exit 0
-fi
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh" gitops "$@" || exit 0
 if ! command -v python3 >/dev/null 2>&1; then
   bad "setup" "python3 is not installed (it reads drvcall's JSON answers)"
   exit 0

@@ -8,27 +8,8 @@
 # for the API key. Prints TAP-style lines; without PowerDNS it fails under CI and skips elsewhere.
 set -u
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 BUILD_DIR" >&2
-  exit 2
-fi
-build=$1
-case $build in /*) ;; *) build="$PWD/$build" ;; esac
-drvcall="$build/drvcall"
-here=$(cd "$(dirname "$0")" && pwd)
-export LC_ALL=C
-
-ok() { echo "ok - powerdns: $1"; }
-bad() {
-  echo "not ok - powerdns: $1"
-  shift
-  for l in "$@"; do printf '%s\n' "$l" | sed 's/^/  /'; done
-}
-
-if [ ! -x "$drvcall" ]; then
-  bad "setup" "$drvcall is not an executable (make test builds it)"
-  exit 0
-fi
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh" powerdns "$@" || exit 0
 # shellcheck source=../services/powerdns.sh
 . "$here/../services/powerdns.sh"
 if ! why=$(pdns_check 2>&1); then

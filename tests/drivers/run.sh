@@ -12,7 +12,7 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
 for t in "$here"/*.sh; do
-  [ "$(basename "$t")" = run.sh ] && continue
+  case $(basename "$t") in run.sh | lib.sh) continue ;; esac
   out=$(bash "$t" "$1" 2>&1)
   rc=$?
   printf '%s\n' "$out"
