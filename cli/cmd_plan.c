@@ -179,13 +179,16 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
   idp_state_key key;
   bool have_key = idp_state_key_from_env(&key, NULL) == 0;
   if (idp_backend_lock_all(b, shared, envs, nenv, o->lock_timeout, "idp plan", &err) < 0) goto fail;
-  if (shared) {
-    if (idp_backend_read(b, NULL, have_key ? &key : NULL, &states[nst], &err) < 0) goto fail;
-    deletable[nst++] = nsel == 0; /* an env-scoped plan never deletes top-level resources */
-  }
-  for (size_t i = 0; i < nenv; i++) {
-    if (idp_backend_read(b, envs[i], have_key ? &key : NULL, &states[nst], &err) < 0) goto fail;
-    deletable[nst++] = true;
+  {
+    const char **which = idp_xcalloc(nenv + 2, sizeof *which);
+    size_t nw = 0;
+    if (shared) which[nw++] = NULL;
+    for (size_t i = 0; i < nenv; i++) which[nw++] = envs[i];
+    int r = idp_backend_read_many(b, which, nw, have_key ? &key : NULL, states, &err);
+    free(which);
+    if (r < 0) goto fail;
+    for (size_t i = 0; i < nw; i++) deletable[nst++] = shared && i == 0 ? nsel == 0 : true;
+    /* an env-scoped plan never deletes top-level resources */
   }
   for (size_t i = 0; i < nst; i++) {
     if (!idp_state_has_secrets(states[i])) continue;

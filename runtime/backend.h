@@ -44,6 +44,11 @@ int idp_backend_lock_all(idp_backend *b, bool shared, const char *const *envs, s
  * NULL) is given to the state; secrets are not opened here (see idp_state_check_secrets). */
 int idp_backend_read(idp_backend *b, const char *env, const idp_state_key *key, idp_state **out,
                      idp_state_error *err);
+/* idp_backend_read of envs[0..n) (NULL: the shared state) into out[0..n), the files parsed in
+ * parallel (one thread per core). On failure every out[i] is NULL and err names the first state
+ * that failed. */
+int idp_backend_read_many(idp_backend *b, const char *const *envs, size_t n, const idp_state_key *key,
+                          idp_state **out, idp_state_error *err);
 /* Writes st if it changed (*written, may be NULL, says whether it did): serial + 1 (lineage made
  * on the first write), temp file in the same directory, fsync, rename, fsync of the directory,
  * mode 0600. Needs the state's lock. EREFUSED / ESTALE as above; st is unchanged on failure. */

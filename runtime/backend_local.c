@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,85 @@ int idp_backend_read(idp_backend *b, const char *env, const idp_state_key *key, 
   *out = st;
 done:
   free(path);
+  return rc;
+}
+
+/* One state to read for idp_backend_read_many: a worker thread loads (reads and parses) it. */
+typedef struct read_job {
+  const char *env;
+  char *path;
+  idp_state *st;
+  struct stat sb;
+  bool exists;
+  idp_state_error err;
+  int rc;
+} read_job;
+
+typedef struct read_pool {
+  read_job *v;
+  size_t n, next;
+  pthread_mutex_t mu;
+} read_pool;
+
+static void *read_worker(void *arg) {
+  read_pool *p = arg;
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    size_t i = p->next < p->n ? p->next++ : p->n;
+    pthread_mutex_unlock(&p->mu);
+    if (i == p->n) return NULL;
+    read_job *j = &p->v[i];
+    j->rc = load(j->path, j->env, &j->st, &j->sb, &j->exists, &j->err);
+  }
+}
+
+int idp_backend_read_many(idp_backend *b, const char *const *envs, size_t n, const idp_state_key *key,
+                          idp_state **out, idp_state_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    out[i] = NULL;
+    if (envs[i] && !idp_state_env_name_ok(envs[i]))
+      return idp_state_fail(err, IDP_STATE_EINVALID, "'%s' is not an environment name ([a-z][a-z0-9-]{0,29})", envs[i]);
+  }
+  read_pool p = {.v = idp_xcalloc(n + 1, sizeof *p.v), .n = n};
+  for (size_t i = 0; i < n; i++) p.v[i] = (read_job){.env = envs[i], .path = idp_backend_path(b, envs[i])};
+  /* parsing is most of it, and a state file is parsed on its own: one thread per core */
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t nt = cores > 1 ? (size_t)cores : 1;
+  if (nt > n) nt = n;
+  pthread_t *t = idp_xcalloc(nt + 1, sizeof *t);
+  size_t started = 0;
+  pthread_mutex_init(&p.mu, NULL);
+  for (size_t i = 1; i < nt; i++)
+    if (pthread_create(&t[i], NULL, read_worker, &p) == 0) started++;
+  read_worker(&p); /* this thread reads too */
+  for (size_t i = 1; i <= started; i++) pthread_join(t[i], NULL);
+  pthread_mutex_destroy(&p.mu);
+  free(t);
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    read_job *j = &p.v[i];
+    entry *e = get_entry(b, j->env);
+    if (j->rc < 0 || rc < 0) {
+      if (j->rc < 0 && rc == 0) {
+        rc = j->rc;
+        if (err) *err = j->err;
+      }
+      e->seen = false;
+      idp_state_free(j->st);
+    } else {
+      if (!j->exists) j->st = idp_state_new(j->env, NULL);
+      remember(e, j->exists ? &j->sb : NULL);
+      idp_state_set_key(j->st, key);
+      out[i] = j->st;
+    }
+    free(j->path);
+  }
+  if (rc < 0)
+    for (size_t i = 0; i < n; i++) {
+      idp_state_free(out[i]);
+      out[i] = NULL;
+    }
+  free(p.v);
   return rc;
 }
 

@@ -249,10 +249,10 @@ static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res
     at->name = in->u.map.keys[i];
     at->after = in->u.map.vals[i];
     json_t *s = stored ? json_object_get(stored, at->name) : NULL;
-    if (s) at->before = from_stored(a, s);
+    at->stored = s;
     if (!create && ignored(&inst->life, at->name)) {
       if (!s) r->nattrs--; /* not set before: stays unset */
-      else at->after = at->before;
+      else at->after = at->before = from_stored(a, s);
       continue;
     }
     if (create || !s) {
@@ -309,6 +309,8 @@ static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res
     r->action = any ? IDP_PLAN_UPDATE : IDP_PLAN_NOOP;
   }
   r->create_before_destroy = r->action == IDP_PLAN_REPLACE && inst->life.create_before_destroy;
+  for (size_t i = 0; r->action != IDP_PLAN_NOOP && i < r->nattrs; i++)
+    if (r->attrs[i].stored && !r->attrs[i].before) r->attrs[i].before = from_stored(a, r->attrs[i].stored);
   /* Computed outputs are new after a create or a replace. */
   if ((r->action == IDP_PLAN_CREATE || r->action == IDP_PLAN_REPLACE) && kind) {
     for (size_t i = 0; i < kind->io.noutputs; i++) {
@@ -753,6 +755,7 @@ static idp_value *side_value(idp_arena *a, const idp_plan_res *r, bool after) {
   idp_map_builder_init(&mb, a);
   for (size_t j = 0; j < r->nattrs; j++) {
     const idp_value *v = after ? r->attrs[j].after : r->attrs[j].before;
+    if (!after && !v && r->attrs[j].stored) v = from_stored(a, r->attrs[j].stored);
     if (!v) continue;
     idp_map_builder_add(&mb, r->attrs[j].name, strlen(r->attrs[j].name), (idp_value *)v);
   }

@@ -53,6 +53,8 @@ const char *idp_plan_action_name(idp_plan_action a);
 typedef struct idp_plan_attr {
   const char *name;
   const idp_value *before, *after;
+  const json_t *stored;   /* the stored value (borrowed from the state); before is made from it
+                             only when printed: a no-op's stays NULL (a large plan is mostly no-ops) */
   bool changed;         /* differs (or may differ: unknown after) */
   bool forces;          /* changed and force_new in the driver schema */
   bool computed;        /* a computed output (known after apply), not an input */
