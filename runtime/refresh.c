@@ -87,8 +87,10 @@ static int take(idp_refresh_result *res, job *j, idp_drift *d, idp_state_error *
         const idp_value *bv = b ? idp_map_get(b, k, m->u.map.klen[i]) : NULL;
         const idp_value *ov = o ? idp_map_get(o, k, m->u.map.klen[i]) : NULL;
         if (side && ov) continue; /* seen from the read's side */
-        if (bv && ov && idp_value_equal(bv, ov) && bv->secret == ov->secret) continue;
-        d->attrs[d->nattrs++] = (idp_drift_attr){parts[p], k, bv, ov};
+        if (bv && ov && idp_value_equal(bv, ov) && idp_value_has_secret(bv) == idp_value_has_secret(ov)) continue;
+        /* drift is what the spec sets: an output that moved on (a zone's serial, raised by the
+         * records idp itself changed) is taken into the state without a word */
+        if (!p) d->attrs[d->nattrs++] = (idp_drift_attr){k, bv, ov};
         const idp_drv_output *dout = p ? idp_drv_find_output(&j->kind->io, k) : NULL;
         json_t *jv = ov ? idp_value_to_json(ov, NULL) : NULL;
         int rc = idp_state_res_set(j->st, j->r, p ? IDP_STATE_OUTPUTS : IDP_STATE_INPUTS, k, jv,
@@ -186,8 +188,7 @@ void idp_refresh_print(const idp_refresh_result *r, FILE *out) {
     idp_buf_printf(&b, "\n  # %s has changed\n  ~ %s {\n", d->addr, d->addr);
     for (size_t k = 0; k < d->nattrs; k++) {
       const idp_drift_attr *at = &d->attrs[k];
-      idp_buf_printf(&b, "      %c %s%s = ", !at->before ? '+' : !at->after ? '-' : '~',
-                     strcmp(at->part, "outputs") == 0 ? "(output) " : "", at->name);
+      idp_buf_printf(&b, "      %c %s = ", !at->before ? '+' : !at->after ? '-' : '~', at->name);
       if (at->before) idp_value_print(&b, at->before, 8);
       if (at->before && at->after) idp_buf_puts(&b, " -> ");
       if (at->after) idp_value_print(&b, at->after, 8);
@@ -206,7 +207,7 @@ json_t *idp_refresh_json(const idp_refresh_result *r) {
     const idp_drift *d = &r->v[i];
     json_t *ch = json_array();
     for (size_t k = 0; k < d->nattrs; k++)
-      json_array_append_new(ch, json_sprintf("%s.%s", d->attrs[k].part, d->attrs[k].name));
+      json_array_append_new(ch, json_string(d->attrs[k].name));
     json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "address", d->addr, "action",
                                          d->deleted ? "delete" : "update", "changed", ch));
   }

@@ -4,7 +4,8 @@
  *
  * The states are changed in memory only (a plan writes nothing): a changed object gets the
  * inputs and outputs its read returned, a deleted one leaves the state, so the plan updates or
- * creates it again. Reads run on a pool of threads, at most `parallelism` at once. Resources
+ * creates it again. Drift is reported for inputs only: outputs move on by themselves (a zone's
+ * SOA serial rises with every record change) and are just taken in. Reads run on a pool of threads, at most `parallelism` at once. Resources
  * whose driver has no read (no API code yet), and those not in status created, are left as they
  * are. */
 #ifndef IDP_REFRESH_H
@@ -21,9 +22,8 @@
 #include "state.h"
 #include "value.h"
 
-/* One attribute that changed outside idp: before (state) and after (read); either may be NULL. */
+/* One input that changed outside idp: before (state) and after (read); either may be NULL. */
 typedef struct idp_drift_attr {
-  const char *part;           /* "inputs" or "outputs" */
   const char *name;
   const idp_value *before, *after;
 } idp_drift_attr;
@@ -57,7 +57,7 @@ void idp_refresh_result_free(idp_refresh_result *r);
 
 /* The drift as text (`Objects have changed outside of idp ...`), nothing when there is none. */
 void idp_refresh_print(const idp_refresh_result *r, FILE *out);
-/* The drift as JSON: [{"address", "action": "update"|"delete", "changed": [...]}]. */
+/* The drift as JSON: [{"address", "action": "update"|"delete", "changed": [INPUT, ...]}]. */
 json_t *idp_refresh_json(const idp_refresh_result *r);
 
 #endif
