@@ -20,6 +20,7 @@ enum { PLAN_EXIT_CHANGES = 2 };
 
 
 typedef struct plan_opts {
+  const char *cmd;          /* "plan", or "apply" / "destroy" planning first: for messages */
   bool json, detailed;
   bool no_refresh;          /* -refresh=false */
   bool refresh_only;        /* -refresh-only: report drift, plan nothing */
@@ -178,7 +179,9 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
   bool refreshed = false;
   idp_state_key key;
   bool have_key = idp_state_key_from_env(&key, NULL) == 0;
-  if (idp_backend_lock_all(b, shared, envs, nenv, o->lock_timeout, "idp plan", &err) < 0) goto fail;
+  char holder[32];
+  snprintf(holder, sizeof holder, "idp %s", o->cmd);
+  if (idp_backend_lock_all(b, shared, envs, nenv, o->lock_timeout, holder, &err) < 0) goto fail;
   {
     const char **which = idp_xcalloc(nenv + 2, sizeof *which);
     size_t nw = 0;
@@ -201,7 +204,7 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
     char msg[512];
     idp_http *http = idp_http_new(NULL, msg, sizeof msg);
     if (!http) {
-      fprintf(stderr, "idp plan: error: %s\n", msg);
+      fprintf(stderr, "idp %s: error: %s\n", o->cmd, msg);
       goto out;
     }
     int r = idp_refresh(states, nst, http, 10, &drift, &err);
@@ -234,8 +237,8 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
       const idp_plan_res *r = &plan->v[i];
       if (!r->secret_state || r->action == IDP_PLAN_NOOP || r->action == IDP_PLAN_DELETE) continue;
       fprintf(stderr,
-              "idp plan: error: %s would keep a secret in the state, and IDP_STATE_KEY is not set to encrypt it\n%s\n",
-              r->addr, idp_state_key_hint);
+              "idp %s: error: %s would keep a secret in the state, and IDP_STATE_KEY is not set to encrypt it\n%s\n",
+              o->cmd, r->addr, idp_state_key_hint);
       goto out;
     }
   }
@@ -248,7 +251,7 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(j);
     if (!text) {
-      fputs("idp plan: error: out of memory\n", stderr);
+      fprintf(stderr, "idp %s: error: out of memory\n", o->cmd);
       goto out;
     }
     puts(text);
@@ -269,8 +272,8 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
     if (idp_backend_list(b, &sh, &names, &nn, NULL) == 0) {
       for (size_t i = 0; i < nn; i++)
         if (!idp_spec_find_env(L->spec, names[i]))
-          fprintf(stderr, "idp plan: note: environment %s exists only in state; 'idp plan -env %s:TYPE' plans it\n",
-                  names[i], names[i]);
+          fprintf(stderr, "idp %s: note: environment %s exists only in state; 'idp %s -env %s' plans it\n", o->cmd,
+                  names[i], o->cmd, names[i]);
       idp_backend_free_list(names, nn);
     }
   }
@@ -278,7 +281,7 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
   rc = o->detailed && idp_plan_has_changes(plan) ? PLAN_EXIT_CHANGES : IDP_EXIT_OK;
   goto out;
 fail:
-  fprintf(stderr, "idp plan: error: %s\n", err.msg);
+  fprintf(stderr, "idp %s: error: %s\n", o->cmd, err.msg);
 out:
   idp_plan_free(plan);
   if (refreshed) idp_refresh_result_free(&drift);
@@ -311,14 +314,14 @@ static void types_from_state(const char *dir, idp_env_sel *sel, size_t nsel, cha
 static int plan(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const plan_opts *o) {
   for (size_t i = 0; i < o->nvars; i++)
     if (!strchr(o->vars[i], '=') || o->vars[i][0] == '=') {
-      fprintf(stderr, "idp plan: error: a -var without a name\nhint: write -var NAME=VALUE\n");
+      fprintf(stderr, "idp %s: error: a -var without a name\nhint: write -var NAME=VALUE\n", o->cmd);
       return IDP_EXIT_ERROR;
     }
   struct stat sb;
   char **types = idp_xcalloc(nsel + 1, sizeof *types);
   types_from_state(nargs == 1 && stat(args[0], &sb) == 0 && S_ISDIR(sb.st_mode) ? args[0] : ".", sel, nsel, types);
   idp_spec_graph R;
-  int rc = idp_spec_graph_build("plan", args, nargs, sel, nsel, true, o->vars, o->nvars, &R);
+  int rc = idp_spec_graph_build(o->cmd, args, nargs, sel, nsel, true, o->vars, o->nvars, &R);
   if (rc == IDP_EXIT_OK) rc = plan_states(&R, R.spec_dir ? R.spec_dir : ".", sel, nsel, o);
   idp_spec_graph_free(&R);
   for (size_t i = 0; i < nsel; i++) free(types[i]);
@@ -326,15 +329,15 @@ static int plan(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const 
   return rc;
 }
 
-int idp_plan_saved(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const char *const *vars, size_t nvars,
-                   const idp_plan_opts *po, double lock_timeout, json_t **saved) {
-  plan_opts o = {.lock_timeout = lock_timeout, .plan = *po, .keep = saved, .vars = vars, .nvars = nvars};
+int idp_plan_saved(const char *cmd, char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const char *const *vars,
+                   size_t nvars, const idp_plan_opts *po, double lock_timeout, json_t **saved) {
+  plan_opts o = {.cmd = cmd, .lock_timeout = lock_timeout, .plan = *po, .keep = saved, .vars = vars, .nvars = nvars};
   *saved = NULL;
   return plan(args, nargs, sel, nsel, &o);
 }
 
 int idp_cmd_plan(int argc, char **argv) {
-  plan_opts o = {0};
+  plan_opts o = {.cmd = "plan"};
   bool refresh = true;
   idp_env_list envs = {0};
   idp_flag_list targets = {0}, replace = {0}, vars = {0};
