@@ -115,7 +115,7 @@ static void error_text(const idp_http_resp *rs, const json_t *j, char *out, size
  * JSON. A 2xx answer, or one with status `allow` (0: none), returns 0 with *status and *out (the
  * parsed JSON answer, NULL when empty or not JSON; the caller json_decref's it). Anything else
  * returns -1 with ctx->err `METHOD PATH: STATUS MESSAGE`. */
-enum { PDNS_BUSY_RETRIES = 6 };
+enum { PDNS_BUSY_RETRIES = 10 };
 
 static int api(pdns *p, const char *method, const char *path, const char *query, json_t *body, long allow,
                long *status, json_t **out) {
@@ -135,7 +135,7 @@ static int api(pdns *p, const char *method, const char *path, const char *query,
    * another change to the zone commits). Every call here is idempotent (REPLACE, DELETE, a POST
    * that answers 409 once done), so a 500 is tried again a few times, backing off. */
   for (unsigned retry = 1; rc == 0 && rs.status == 500 && retry <= PDNS_BUSY_RETRIES; retry++) {
-    double d = idp_http_backoff(retry, 0.05, 1.0, arc4random() / 4294967296.0);
+    double d = idp_http_backoff(retry, 0.05, 2.0, arc4random() / 4294967296.0);
     struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
     nanosleep(&ts, NULL);
     idp_http_resp_free(&rs);
