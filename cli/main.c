@@ -48,7 +48,7 @@ static const command commands[] = {
      "Only literal values are read: a match criterion set by an expression is shown as undecided.\n"
      "Exit status: 0 a provide wins, 1 errors (no provide fits, a tie, unknown names), 2 bad usage.\n"},
     {"graph", idp_cmd_graph, "Print the resource instances of a run and their dependencies as DOT",
-     "Usage: idp graph [DIR] [-env NAME[:TYPE]]...\n"
+     "Usage: idp graph [DIR] [-env NAME[:TYPE]]... [-var NAME=VALUE]...\n"
      "\n"
      "Reads the spec in DIR (default: the current directory), checks it as 'idp validate' does,\n"
      "instantiates the selected environments (every declared one without -env) and evaluates every\n"
@@ -59,6 +59,7 @@ static const command commands[] = {
      "\n"
      "  -env NAME        a declared environment (repeatable)\n"
      "  -env NAME:TYPE   an on-demand environment of env type TYPE (decision 7)\n"
+     "  -var NAME=VALUE  the value of var NAME (repeatable; else IDP_VAR_NAME, else its default)\n"
      "\n"
      "Exit status: 0 done, 1 errors (spec errors, unknown env, a dependency cycle), 2 bad usage.\n"},
     {"fmt", idp_cmd_fmt, "Rewrite .idp files in the canonical layout",
