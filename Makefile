@@ -3,8 +3,9 @@
 #   make            build ./idp
 #   make test       unit, golden, fmt, cli, fuzz-replay and stress suites, then all of them again
 #                   under ASan and UBSan; ends with `tests: N passed, N failed, N skipped`
-#   make bench      front-end and plan benchmarks (generated specs under build/bench/)
+#   make bench      front-end, plan and apply benchmarks (generated specs under build/bench/)
 #   make fuzz       run the libFuzzer harness for the parser (needs clang)
+#   make demo       the quickstart end to end (examples/quickstart/run.sh: real servers on loopback)
 #   make install    install idp into $(PREFIX)/bin
 
 CC       ?= cc
@@ -41,7 +42,7 @@ endif
 # $(call objs,DIR,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(notdir $(2)))
 
-.PHONY: all test unit golden bench fuzz install clean
+.PHONY: all test unit golden bench fuzz demo install clean
 all: idp
 
 # --- variants: normal (build/) and sanitized (build/san/) ------------------------------------
@@ -118,7 +119,8 @@ test: $(BUILD)/idp $(BUILD)/unit_tests $(BUILD)/fuzz_replay $(BUILD)/drvcall \
 
 # --- benchmark --------------------------------------------------------------------------------
 # Front end: genspec (standalone) writes the spec; bench_frontend times scan, parse + validate and
-# the stream. Then the plan benchmark (tests/bench/plan.sh). BENCH_ONLY=frontend|plan runs one.
+# the stream. Then the plan and apply benchmarks (tests/bench/plan.sh, apply.sh).
+# BENCH_ONLY=frontend|plan|apply runs one.
 $(BUILD)/bench_frontend: $(BUILD)/obj/bench_frontend.o $(BUILD)/libidp.a
 	$(say) '  LD     $@'
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -136,7 +138,12 @@ $(BUILD)/benchrun: $(BUILD)/obj/benchrun.o
 $(BUILD)/mkplanstate: $(BUILD)/obj/mkplanstate.o $(BUILD)/libidp.a
 	$(say) '  LD     $@'
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-bench: $(BUILD)/idp $(BUILD)/bench_frontend $(BUILD)/genspec $(BUILD)/genplan $(BUILD)/mkplanstate $(BUILD)/benchrun
+# slowserver: the apply benchmark's REST server, every answer after 20 ms (tests/bench/apply.sh).
+$(BUILD)/slowserver: $(BUILD)/obj/slowserver.o
+	$(say) '  LD     $@'
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lmicrohttpd -pthread
+bench: $(BUILD)/idp $(BUILD)/bench_frontend $(BUILD)/genspec $(BUILD)/genplan $(BUILD)/mkplanstate $(BUILD)/benchrun \
+       $(BUILD)/slowserver
 	@tests/bench/run.sh $(BUILD)
 
 # --- fuzzing (clang + libFuzzer) --------------------------------------------------------------
@@ -157,6 +164,10 @@ fuzz: $(BUILD)/fuzz/fuzz_parser
 	  -artifact_prefix=$(BUILD)/fuzz/ -print_final_stats=1 \
 	  $(if $(filter-out 1,$(FUZZ_JOBS)),-fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) \
 	  $(BUILD)/fuzz/corpus tests/fuzz/corpus
+
+# The README's first command: installs what is missing, builds, runs the quickstart, tears down.
+demo:
+	bash examples/quickstart/run.sh
 
 install: $(BUILD)/idp
 	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/bin/idp

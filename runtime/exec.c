@@ -13,12 +13,15 @@
 typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE } op_kind;
 static const char *const op_names[] = {"create", "update", "delete"};
 
-typedef enum { S_WAIT, S_RUNNING, S_DONE, S_FAILED, S_SKIPPED } step_state;
+/* S_WAIT: not started (waiting on steps, or ready); S_HELD: ready, its call prepared, waiting
+ * for room (its integration's limit, or a worker); S_QUEUED: its intent durable, handed to the
+ * workers (one may have taken it already), its result not yet recorded. */
+typedef enum { S_WAIT, S_HELD, S_QUEUED, S_DONE, S_FAILED, S_SKIPPED } step_state;
 
 /* A cap on the calls in flight to one integration (its max_parallel input). */
 typedef struct limit {
   char *key;                   /* the integration's inputs as canonical JSON */
-  unsigned max, running;
+  unsigned max, running;       /* running: its steps queued or in flight */
 } limit;
 
 typedef struct step {
@@ -32,13 +35,22 @@ typedef struct step {
   size_t waits;                /* unfinished steps this one waits on */
   step_state state;
   long lim;                    /* index in limits, or -1 */
+  /* its intent in state (intent()), so that a step queued but never started can be taken back */
+  bool added;                  /* a create that added its record */
+  bool reused;                 /* a create that took over a record already there: cannot be taken back */
+  idp_state_status old_status; /* a delete's status before its intent */
+  /* an input the plan could not know: filled in by evaluating the spec again, once it is ready */
+  bool needs_fill, filled_in;
+  idp_value *fill;             /* the inputs evaluated again (in the fill arena), or NULL */
+  const char *fillmsg;         /* why not, from the fill callback (in the fill arena), or NULL */
   /* the call: set up by the main thread, run by a worker, recorded by the main thread */
   idp_arena arena;
   idp_value *inputs, *prior, *outputs;
   idp_drv_ctx ctx;
   int status;                  /* the call's return */
   double elapsed;
-  struct step *qnext;
+  struct step *qnext;          /* in the work queue, then in the done list */
+  struct step *snext;          /* in the started list */
 } step;
 
 typedef struct exec {
@@ -53,7 +65,8 @@ typedef struct exec {
   /* the queues, under mu */
   pthread_mutex_t mu;
   pthread_cond_t work_cond, done_cond;
-  step *work, *done;           /* to run; finished, for the main thread */
+  step *work, *work_tail;      /* to run, first in first out */
+  step *started, *done;        /* taken by a worker (for the START events); finished (newest first) */
   bool stop;
   idp_exec_result *res;
   idp_state_error *err;
@@ -314,12 +327,14 @@ static int build(exec *x, const json_t *plan) {
 
 /* --- integrations' limits ------------------------------------------------------------------- */
 
-/* The limit of the integration the step calls (its first integration input), or -1. */
+/* The limit of the integration the step calls (its first integration input), or -1. A delete has
+ * no inputs of its own: its prior's (the state's) say which integration it calls. */
 static long limit_of(exec *x, const step *s) {
+  const idp_value *ins = s->inputs ? s->inputs : s->prior ? idp_map_get(s->prior, "inputs", 6) : NULL;
   for (size_t i = 0; i < s->kind->io.ninputs; i++) {
     const idp_drv_input *in = &s->kind->io.inputs[i];
     if (in->type.kind != IDP_DRV_T_INTEGRATION) continue;
-    const idp_value *v = s->inputs ? idp_map_get(s->inputs, in->name, strlen(in->name)) : NULL;
+    const idp_value *v = ins && ins->kind == IDP_V_MAP ? idp_map_get(ins, in->name, strlen(in->name)) : NULL;
     const idp_value *mp = v && v->kind == IDP_V_MAP ? idp_map_get(v, "max_parallel", 12) : NULL;
     if (!mp || mp->kind != IDP_V_NUMBER || mp->u.number < 1) return -1;
     char *key = idp_value_json_text(v);
@@ -338,17 +353,20 @@ static long limit_of(exec *x, const step *s) {
 
 /* --- workers -------------------------------------------------------------------------------- */
 
+/* Takes the steps in queue order, one at a time: `parallelism` workers, so that many calls at
+ * most. A step taken goes on the started list (the main thread emits its START event), a step
+ * run on the done list; both wake the main thread. */
 static void *worker(void *arg) {
   exec *x = arg;
+  pthread_mutex_lock(&x->mu);
   for (;;) {
-    pthread_mutex_lock(&x->mu);
     while (!x->work && !x->stop) pthread_cond_wait(&x->work_cond, &x->mu);
-    if (!x->work) {
-      pthread_mutex_unlock(&x->mu);
-      return NULL;
-    }
+    if (!x->work) break;
     step *s = x->work;
-    x->work = s->qnext;
+    if (!(x->work = s->qnext)) x->work_tail = NULL;
+    s->snext = x->started;
+    x->started = s;
+    pthread_cond_signal(&x->done_cond);
     pthread_mutex_unlock(&x->mu);
     const idp_drv_resource_ops *ops = &s->kind->ops;
     double t0 = now_s();
@@ -362,15 +380,18 @@ static void *worker(void *arg) {
     s->qnext = x->done;
     x->done = s;
     pthread_cond_signal(&x->done_cond);
-    pthread_mutex_unlock(&x->mu);
   }
+  pthread_mutex_unlock(&x->mu);
+  return NULL;
 }
 
 /* --- the main thread's part ------------------------------------------------------------------ */
 
 static void emit(exec *x, idp_exec_event_kind kind, const step *s, const char *msg) {
   if (!x->o->event) return;
-  idp_exec_event e = {kind, s->addr, op_names[s->op], s->elapsed, msg,
+  /* a START's step is running: its elapsed is the worker's to write */
+  double elapsed = kind == IDP_EXEC_DONE || kind == IDP_EXEC_FAILED ? s->elapsed : 0;
+  idp_exec_event e = {kind, s->addr, op_names[s->op], elapsed, msg,
                       x->res->done + x->res->failed + x->res->skipped, x->res->total};
   x->o->event(x->o->event_payload, &e);
 }
@@ -438,7 +459,8 @@ static int put_outputs(exec *x, step *s, idp_state_res *r) {
   return 0;
 }
 
-/* Before the call: the inputs (planned, unknowns filled), the prior, and the intent in state. */
+/* Before the call: the inputs (planned, unknowns filled) and the prior; nothing in state yet.
+ * Returns 0, 1 when there is nothing to do, 2 when the step fails (msg says why), -1 on an error. */
 static int prepare(exec *x, step *s, idp_value *filled, const char *fillmsg, char *msg, size_t msgsize) {
   idp_arena *a = &s->arena;
   idp_state_res *r = idp_state_find(s->st, s->addr);
@@ -446,7 +468,6 @@ static int prepare(exec *x, step *s, idp_value *filled, const char *fillmsg, cha
     if (s->old_object) return s->prior ? 0 : 1;
     if (!r) return 1; /* already gone from state: nothing to do */
     if (!(s->prior = prior_of(a, s->st, r, x->err))) return -1;
-    idp_state_res_set_status(s->st, r, IDP_STATE_DELETING);
     return 0;
   }
   const json_t *ch = json_object_get(s->rc, "change");
@@ -481,13 +502,42 @@ static int prepare(exec *x, step *s, idp_value *filled, const char *fillmsg, cha
       return 2;
     }
     if (!(s->prior = prior_of(a, s->st, r, x->err))) return -1;
+  }
+  return 0;
+}
+
+/* The intent in state (decision 11), durable before the call starts: a create's record
+ * pending-create with its inputs (a record already there, a replace's, is taken over), a delete's
+ * record deleting. An update records nothing before its call. */
+static int intent(exec *x, step *s) {
+  idp_state_res *r = idp_state_find(s->st, s->addr);
+  if (s->op == OP_DELETE) {
+    if (!s->old_object && r) {
+      s->old_status = idp_state_res_status(r);
+      idp_state_res_set_status(s->st, r, IDP_STATE_DELETING);
+    }
     return 0;
   }
-  /* create: the intent first (decision 11); a record already there (replace) is reused */
-  if (!r && idp_state_add(s->st, s->addr, s->driver, &r, x->err) < 0) return -1;
+  if (s->op != OP_CREATE) return 0;
+  s->reused = r != NULL;
+  if (!r) {
+    if (idp_state_add(s->st, s->addr, s->driver, &r, x->err) < 0) return -1;
+    s->added = true;
+  }
   idp_state_res_set_status(s->st, r, IDP_STATE_PENDING_CREATE);
-  if (put_inputs(x, s, r) < 0) return -1;
-  return 0;
+  return put_inputs(x, s, r);
+}
+
+/* Takes back the intent of a step that never started (an interrupt, or the write of its intent
+ * failed): the record it added removed, a delete's status put back. A create that took over a
+ * record already there cannot be taken back; such a step is only queued for a free worker (see
+ * room()), which takes it at once. */
+static void undo(step *s) {
+  idp_state_error e = {0};
+  idp_state_res *r = idp_state_find(s->st, s->addr);
+  if (s->op == OP_CREATE && s->added && r) idp_state_remove(s->st, s->addr, &e);
+  else if (s->op == OP_DELETE && !s->old_object && r) idp_state_res_set_status(s->st, r, s->old_status);
+  s->added = false;
 }
 
 /* After the call: the result into state. */
@@ -529,15 +579,196 @@ static void count_done(exec *x, const step *s) {
   }
 }
 
-/* Steps ready to start now: waiting on nothing, within the limits. */
-static size_t pick(exec *x, size_t running, size_t *out) {
-  size_t n = 0, par = x->o->parallelism ? x->o->parallelism : 10;
-  for (size_t i = 0; i < x->n && running + n < par; i++) {
-    step *s = &x->v[i];
-    if (s->state != S_WAIT || s->waits) continue;
-    out[n++] = i;
+/* --- the run ------------------------------------------------------------------------------------ */
+
+/* The main thread's bookkeeping. A step goes: waiting (on others) -> ready -> prepared (inputs,
+ * prior) -> held while there is no room for it -> queued (intent in state, written) -> taken by a
+ * worker -> done (result in state, written). Up to cap steps are queued at once, par of them
+ * running: the others are queued ahead, their intents already durable, so a worker that finishes
+ * takes the next call at once instead of waiting for the main thread to record its result and
+ * write the state (a write of a large state takes as long as a quick call). */
+typedef struct sched {
+  size_t *ready, rh, rt;      /* ready[rh..rt): waiting on nothing, not prepared yet (in order) */
+  step **held;                /* prepared, waiting for room */
+  size_t nheld;
+  size_t queued;              /* handed to the workers (or about to be), result not taken yet */
+  size_t par, cap;            /* workers; most steps queued at once (tune()) */
+  bool drain;                 /* a held create taking over a record waits for a free worker: queue no more than par */
+  double write_s, call_s;     /* running averages: a state write that wrote, a call */
+} sched;
+
+static double average(double avg, double x) { return avg > 0 ? (avg + x) / 2 : x; }
+
+/* How many steps may be queued at once: one per worker, and ahead of them enough to keep the
+ * workers busy while the main thread writes the state (a write of a large state takes longer
+ * than a quick call): par for each call that fits in a write, plus par; at most 16 x par ahead. */
+static void tune(sched *q) {
+  double rounds = q->call_s > 0 ? q->write_s / q->call_s + 1 : 1;
+  q->cap = q->par * (1 + (rounds > 16 ? 16 : (size_t)rounds));
+}
+
+/* s is finished: what waited on it alone is ready. */
+static void release(exec *x, sched *q, const step *s) {
+  for (size_t m = 0; m < s->nnext; m++) {
+    step *t = &x->v[s->next[m]];
+    if (--t->waits == 0 && t->state == S_WAIT) q->ready[q->rt++] = s->next[m];
   }
-  return n;
+}
+
+/* Is there room to queue s now? Within its integration's limit and within cap steps queued; a
+ * create taking over a record already there only for a free worker, so that it starts at once
+ * and is never taken back (undo). Such a create held for want of a free worker sets q->drain:
+ * nothing more is queued ahead until it has one. */
+static bool room(const exec *x, sched *q, const step *s) {
+  if (s->lim >= 0 && x->limits[s->lim].running >= x->limits[s->lim].max) return false;
+  if (s->op == OP_CREATE && idp_state_find(s->st, s->addr)) {
+    if (q->queued < q->par) return true;
+    q->drain = true;
+    return false;
+  }
+  return q->queued < (q->drain ? q->par : q->cap);
+}
+
+/* s's intent into state, s onto the batch (queued after the next write). */
+static int enqueue(exec *x, sched *q, step *s, step **head, step **tail) {
+  if (intent(x, s) < 0) return -1;
+  if (s->lim >= 0) x->limits[s->lim].running++;
+  s->state = S_QUEUED;
+  s->ctx = (idp_drv_ctx){.arena = &s->arena, .http = x->o->http, .address = s->addr};
+  s->qnext = NULL;
+  if (*tail) (*tail)->qnext = s;
+  else *head = s;
+  *tail = s;
+  q->queued++;
+  return 0;
+}
+
+/* A queued step that never started back to waiting, its intent undone. */
+static void unqueue(exec *x, sched *q, step *s) {
+  undo(s);
+  if (s->lim >= 0) x->limits[s->lim].running--;
+  s->state = S_WAIT;
+  q->queued--;
+  idp_arena_free(&s->arena);
+  s->inputs = s->prior = NULL;
+}
+
+/* An interrupt or a fatal error: the queued steps no worker has taken are taken back, but for
+ * creates that took over a record (room() queued them for a free worker, which is taking them). */
+static void take_back(exec *x, sched *q) {
+  pthread_mutex_lock(&x->mu);
+  step *s = x->work, *back = NULL;
+  x->work = x->work_tail = NULL;
+  while (s) {
+    step *next = s->qnext;
+    s->qnext = NULL;
+    if (s->op == OP_CREATE && s->reused) {
+      if (x->work_tail) x->work_tail->qnext = s;
+      else x->work = s;
+      x->work_tail = s;
+    } else {
+      s->qnext = back;
+      back = s;
+    }
+    s = next;
+  }
+  pthread_mutex_unlock(&x->mu);
+  for (step *next; back; back = next) {
+    next = back->qnext;
+    unqueue(x, q, back);
+  }
+}
+
+/* Does s need the spec evaluated again: an input the plan could not know? */
+static bool needs_fill(const step *s) {
+  if (s->op == OP_DELETE) return false;
+  const json_t *au = json_object_get(json_object_get(s->rc, "change"), "after_unknown");
+  const char *k;
+  json_t *m;
+  json_object_foreach((json_t *)au, k, m) {
+    if (idp_drv_find_input(&s->kind->io, k)) return true;
+  }
+  return false;
+}
+
+/* Fills in the unknowns of every ready step that needs it and has not had it, with one call: a
+ * call evaluates the whole spec again, so it is made for all the steps it can serve, not only for
+ * those there is room to start now. (What a ready step derives from is applied: its values are
+ * final.) who, addrs and out: scratch arrays of the steps' count. */
+static void fill_ready(exec *x, sched *q, step **who, const char **addrs, idp_value **out, idp_arena *fill_arena) {
+  size_t n = 0;
+  for (size_t i = q->rh; i < q->rt; i++) {
+    step *s = &x->v[q->ready[i]];
+    if (s->needs_fill && !s->filled_in) {
+      who[n] = s;
+      addrs[n++] = s->addr;
+    }
+  }
+  if (!n) return;
+  char msg[1024] = "";
+  for (size_t i = 0; i < n; i++) out[i] = NULL;
+  if (x->o->fill &&
+      x->o->fill(x->o->fill_payload, x->states, x->nstates, addrs, n, out, fill_arena, msg, sizeof msg) < 0) {
+    for (size_t i = 0; i < n; i++) out[i] = NULL;
+  }
+  const char *m = msg[0] ? idp_arena_strndup(fill_arena, msg, strlen(msg)) : NULL;
+  for (size_t i = 0; i < n; i++) {
+    who[i]->filled_in = true;
+    who[i]->fill = out[i];
+    who[i]->fillmsg = m;
+  }
+}
+
+/* Prepares ready steps, in order, as many as there is room for, and queues those with room (the
+ * others are held: over their integration's limit, or a create taking over a record while no
+ * worker is free). */
+static int prepare_ready(exec *x, sched *q, step **group, const char **fill_addrs, idp_value **filled,
+                         idp_arena *fill_arena, step **head, step **tail) {
+  char msg[1024];
+  for (;;) {
+    size_t cap = q->drain ? q->par : q->cap;
+    if (q->rh == q->rt || q->queued >= cap) break;
+    size_t ng = q->rt - q->rh;
+    if (ng > cap - q->queued) ng = cap - q->queued;
+    for (size_t i = 0; i < ng; i++) {
+      const step *s = &x->v[q->ready[q->rh + i]];
+      if (s->needs_fill && !s->filled_in) {
+        fill_ready(x, q, group, fill_addrs, filled, fill_arena);
+        break;
+      }
+    }
+    for (size_t i = 0; i < ng; i++) {
+      group[i] = &x->v[q->ready[q->rh++]];
+      idp_arena_init(&group[i]->arena);
+    }
+    for (size_t i = 0; i < ng; i++) {
+      step *s = group[i];
+      msg[0] = '\0';
+      int p = prepare(x, s, s->fill, s->fillmsg, msg, sizeof msg);
+      if (p < 0) return -1;
+      if (p == 1) { /* nothing to do */
+        s->state = S_DONE;
+        x->res->done++;
+        emit(x, IDP_EXEC_DONE, s, NULL);
+        release(x, q, s);
+        idp_arena_free(&s->arena);
+        continue;
+      }
+      if (p == 2) {
+        finish_failed(x, s, msg);
+        idp_arena_free(&s->arena);
+        continue;
+      }
+      s->lim = limit_of(x, s);
+      if (room(x, q, s)) {
+        if (enqueue(x, q, s, head, tail) < 0) return -1;
+      } else {
+        s->state = S_HELD;
+        q->held[q->nheld++] = s;
+      }
+    }
+  }
+  return 0;
 }
 
 int idp_exec_run(const json_t *plan, idp_state *const *states, size_t nstates, const idp_exec_opts *o,
@@ -572,132 +803,121 @@ int idp_exec_run(const json_t *plan, idp_state *const *states, size_t nstates, c
     }
     started++;
   }
-  size_t *ready = idp_xcalloc(x.n + 1, sizeof *ready);
+  sched q = {.par = nthreads, .cap = 2 * nthreads};
+  q.ready = idp_xcalloc(x.n + 1, sizeof *q.ready);
+  q.held = idp_xcalloc(x.n + 1, sizeof *q.held);
+  for (size_t i = 0; i < x.n; i++) {
+    x.v[i].needs_fill = needs_fill(&x.v[i]);
+    if (!x.v[i].waits) q.ready[q.rt++] = i;
+  }
+  step **group = idp_xcalloc(x.n + 1, sizeof *group);
   const char **fill_addrs = idp_xcalloc(x.n + 1, sizeof *fill_addrs);
   idp_value **filled = idp_xcalloc(x.n + 1, sizeof *filled);
-  size_t running = 0;
   idp_arena fill_arena;
   idp_arena_init(&fill_arena);
-  char msg[1024], fillmsg[1024];
   while (rc == 0) {
-    size_t nready = o->interrupted && *o->interrupted ? 0 : pick(&x, running, ready);
-    for (size_t i = 0; i < nready; i++) idp_arena_init(&x.v[ready[i]].arena);
-    /* the unknowns, filled for all of them at once */
-    size_t nfill = 0;
-    for (size_t i = 0; i < nready; i++) {
-      step *s = &x.v[ready[i]];
-      const json_t *au = json_object_get(json_object_get(s->rc, "change"), "after_unknown");
-      bool needs = false;
-      const char *k;
-      json_t *m;
-      json_object_foreach((json_t *)au, k, m) needs |= idp_drv_find_input(&s->kind->io, k) != NULL;
-      if (s->op != OP_DELETE && needs) fill_addrs[nfill++] = s->addr;
+    bool stopping = o->interrupted && *o->interrupted;
+    step *head = NULL, *tail = NULL; /* the batch: queued once the write below made its intents durable */
+    if (stopping) {
+      take_back(&x, &q);
+      for (size_t i = 0; i < q.nheld; i++) {
+        q.held[i]->state = S_WAIT;
+        idp_arena_free(&q.held[i]->arena);
+      }
+      q.nheld = 0;
+    } else {
+      /* first what waited for room, then what is ready, each in order */
+      size_t w = 0;
+      q.drain = false;
+      for (size_t i = 0; i < q.nheld; i++) {
+        step *s = q.held[i];
+        if (rc < 0 || !room(&x, &q, s)) q.held[w++] = s;
+        else if (enqueue(&x, &q, s, &head, &tail) < 0) rc = -1;
+      }
+      q.nheld = w;
+      if (rc == 0) rc = prepare_ready(&x, &q, group, fill_addrs, filled, &fill_arena, &head, &tail);
     }
-    fillmsg[0] = '\0';
-    for (size_t i = 0; i < nfill; i++) filled[i] = NULL;
-    if (nfill && o->fill &&
-        o->fill(o->fill_payload, states, nstates, fill_addrs, nfill, filled, &fill_arena, fillmsg, sizeof fillmsg) < 0) {
-      for (size_t i = 0; i < nfill; i++) filled[i] = NULL;
-    }
-    size_t dispatched = 0;
-    step *batch = NULL;
-    for (size_t i = 0; i < nready; i++) {
-      step *s = &x.v[ready[i]];
-      idp_value *f = NULL;
-      for (size_t k = 0; k < nfill; k++)
-        if (fill_addrs[k] == s->addr) f = filled[k];
-      msg[0] = '\0';
-      int p = prepare(&x, s, f, fillmsg, msg, sizeof msg);
-      if (p < 0) {
-        rc = -1;
-        break;
-      }
-      if (p == 1) { /* nothing to do */
-        s->state = S_DONE;
-        res->done++;
-        emit(&x, IDP_EXEC_DONE, s, NULL);
-        for (size_t m = 0; m < s->nnext; m++) x.v[s->next[m]].waits--;
-        idp_arena_free(&s->arena);
-        continue;
-      }
-      if (p == 2) {
-        finish_failed(&x, s, msg);
-        idp_arena_free(&s->arena);
-        continue;
-      }
-      s->lim = limit_of(&x, s);
-      if (s->lim >= 0 && x.limits[s->lim].running >= x.limits[s->lim].max) {
-        /* over the integration's limit: not yet (its intent is harmless: written again later) */
-        idp_arena_free(&s->arena);
-        s->inputs = s->prior = NULL;
-        continue;
-      }
-      if (s->lim >= 0) x.limits[s->lim].running++;
-      s->state = S_RUNNING;
-      s->ctx = (idp_drv_ctx){.arena = &s->arena, .http = o->http, .address = s->addr};
-      s->qnext = batch;
-      batch = s;
-      dispatched++;
-    }
-    if (rc < 0) break;
-    /* intents are durable before their calls start */
-    if (dispatched && write_states(&x) < 0) {
+    /* one write: the results taken since the last one, and the intents of the batch */
+    bool dirty = false;
+    for (size_t i = 0; i < nstates; i++) dirty |= idp_state_dirty(states[i]);
+    double t0 = now_s();
+    if (rc < 0 || write_states(&x) < 0) {
       rc = -1;
-      for (step *s = batch; s; s = s->qnext) s->state = S_WAIT; /* never started */
+      for (step *s = head, *next; s; s = next) { /* never started */
+        next = s->qnext;
+        unqueue(&x, &q, s);
+      }
       break;
     }
-    if (dispatched) {
+    if (dirty) {
+      q.write_s = average(q.write_s, now_s() - t0);
+      tune(&q);
+    }
+    if (head) {
       pthread_mutex_lock(&x.mu);
-      for (step *s = batch, *next; s; s = next) {
-        next = s->qnext;
-        emit(&x, IDP_EXEC_START, s, NULL);
-        s->qnext = x.work;
-        x.work = s;
-      }
-      running += dispatched;
+      if (x.work_tail) x.work_tail->qnext = head;
+      else x.work = head;
+      x.work_tail = tail;
       pthread_cond_broadcast(&x.work_cond);
       pthread_mutex_unlock(&x.mu);
     }
-    if (!running) {
-      if (dispatched || nready) continue; /* settled without a call; look again */
+    if (!q.queued) {
+      if (!stopping && (q.rh < q.rt || q.nheld)) continue; /* settled without a call; look again */
       break;
     }
-    /* wait for at least one result, then take every result there is */
+    /* wait for a step to start or finish, then take every one there is, oldest first */
     pthread_mutex_lock(&x.mu);
-    while (!x.done) pthread_cond_wait(&x.done_cond, &x.mu);
-    step *fin = x.done;
-    x.done = NULL;
+    while (!x.done && !x.started) pthread_cond_wait(&x.done_cond, &x.mu);
+    step *st = x.started, *fin = x.done, *rev = NULL;
+    x.started = x.done = NULL;
     pthread_mutex_unlock(&x.mu);
-    for (step *s = fin; s; s = s->qnext) {
-      running--;
+    for (step *next; st; st = next) {
+      next = st->snext;
+      st->snext = rev;
+      rev = st;
+    }
+    for (step *s = rev; s; s = s->snext) emit(&x, IDP_EXEC_START, s, NULL);
+    for (rev = NULL; fin; fin = st) {
+      st = fin->qnext;
+      fin->qnext = rev;
+      rev = fin;
+    }
+    for (step *s = rev; s; s = s->qnext) {
+      q.queued--;
+      q.call_s = average(q.call_s, s->elapsed);
       if (s->lim >= 0) x.limits[s->lim].running--;
       if (s->status == 0 && record(&x, s) == 0) {
         s->state = S_DONE;
         count_done(&x, s);
         emit(&x, IDP_EXEC_DONE, s, NULL);
-        for (size_t m = 0; m < s->nnext; m++) x.v[s->next[m]].waits--;
+        release(&x, &q, s);
       } else {
         finish_failed(&x, s, s->status == 0 ? err->msg : s->ctx.err);
         err->code = 0;
       }
       idp_arena_free(&s->arena);
     }
-    if (write_states(&x) < 0) rc = -1;
   }
-  /* on a fatal error: let the calls in flight finish and keep what they did */
-  while (running) {
+  /* on a fatal error: start nothing more, let the calls in flight finish and keep what they did */
+  if (q.queued) take_back(&x, &q);
+  while (q.queued) {
     pthread_mutex_lock(&x.mu);
     while (!x.done) pthread_cond_wait(&x.done_cond, &x.mu);
     step *fin = x.done;
-    x.done = NULL;
+    x.done = x.started = NULL;
     pthread_mutex_unlock(&x.mu);
     for (step *s = fin; s; s = s->qnext) {
-      running--;
+      q.queued--;
       idp_state_error e2 = {0};
       idp_state_error *keep = x.err;
       x.err = &e2;
-      if (s->status == 0 && record(&x, s) == 0) count_done(&x, s);
-      else res->failed++;
+      if (s->status == 0 && record(&x, s) == 0) {
+        s->state = S_DONE;
+        count_done(&x, s);
+      } else {
+        s->state = S_FAILED;
+        res->failed++;
+      }
       x.err = keep;
       idp_arena_free(&s->arena);
     }
@@ -708,12 +928,14 @@ int idp_exec_run(const json_t *plan, idp_state *const *states, size_t nstates, c
     x.err = keep;
   }
   /* what never started */
-  for (size_t i = 0; i < x.n; i++)
-    if (x.v[i].state == S_WAIT) {
+  for (size_t i = 0; i < x.n; i++) {
+    if (x.v[i].state == S_WAIT || x.v[i].state == S_HELD) {
       x.v[i].state = S_SKIPPED;
       res->skipped++;
       emit(&x, IDP_EXEC_SKIPPED, &x.v[i], o->interrupted && *o->interrupted ? "interrupted" : "not started");
     }
+    idp_arena_free(&x.v[i].arena);
+  }
   pthread_mutex_lock(&x.mu);
   x.stop = true;
   pthread_cond_broadcast(&x.work_cond);
@@ -728,7 +950,9 @@ int idp_exec_run(const json_t *plan, idp_state *const *states, size_t nstates, c
   free(x.v);
   free(threads);
   idp_arena_free(&x.keep);
-  free(ready);
+  free(q.ready);
+  free(q.held);
+  free(group);
   free(fill_addrs);
   free(filled);
   idp_arena_free(&fill_arena);

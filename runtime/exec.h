@@ -10,13 +10,19 @@
  *
  * State (decision 11): before a create the state records the intent (status pending-create with
  * the inputs), before a delete status deleting; after each step its result (outputs, status
- * created; or the record removed). Writes are grouped: the steps that finish together are
- * written together, and an intent is durable before its API call starts. Secrets are sealed
- * (inputs holding one, outputs the driver schema marks secret, per attribute).
+ * created; or the record removed). Writes are grouped, one write at a time: the results that came
+ * in while the last write went on are written together with the intents of the next steps, and an
+ * intent is durable before its API call starts. So that the workers need not wait for a write
+ * (which, for a large state, takes as long as a quick call), steps ready to run are queued ahead
+ * of them with their intents written, as many as finish while a write goes on (at least
+ * `parallelism`). Secrets are sealed (inputs holding one, outputs the driver schema marks secret,
+ * per attribute).
  *
  * Failures: a step that fails for good (the driver's message kept) makes every step that waits on
  * it, transitively, skipped; independent steps go on. An interrupt (the flag set by a signal
- * handler) starts no new step: steps in flight finish and are recorded. */
+ * handler) starts no new step: steps in flight finish and are recorded, and the intents of steps
+ * queued ahead that no worker took are taken back (the records they added removed, a delete's
+ * status restored), so the state holds only what ran. */
 #ifndef IDP_EXEC_H
 #define IDP_EXEC_H
 

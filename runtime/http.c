@@ -20,6 +20,7 @@ typedef struct job {
   CURL *easy;
   bool done;
   CURLcode result;
+  pthread_cond_t cond;        /* signalled when done: wakes its caller only */
   struct job *next;           /* in pending, then in active */
 } job;
 
@@ -27,7 +28,7 @@ struct idp_http {
   CURLM *multi;
   pthread_t thread;
   pthread_mutex_t mu;
-  pthread_cond_t cond;        /* broadcast when a job is done, or on cancel */
+  pthread_cond_t cond;        /* broadcast on cancel (wakes the callers pausing between tries) */
   job *pending, *active;      /* under mu */
   bool stop, cancelled;       /* under mu */
   idp_http_opts o;
@@ -49,7 +50,7 @@ static void finish(idp_http *h, job *j, CURLcode result) {
     }
   j->done = true;
   j->result = result;
-  pthread_cond_broadcast(&h->cond);
+  pthread_cond_signal(&j->cond);
   pthread_mutex_unlock(&h->mu);
 }
 
@@ -209,6 +210,7 @@ static CURLcode attempt(idp_http *h, const idp_http_req *rq, idp_http_resp *rs, 
     }
   }
   job j = {.easy = e};
+  pthread_cond_init(&j.cond, NULL);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)&j);
   pthread_mutex_lock(&h->mu);
   bool cancelled = h->cancelled;
@@ -220,7 +222,7 @@ static CURLcode attempt(idp_http *h, const idp_http_req *rq, idp_http_resp *rs, 
   if (!cancelled) {
     curl_multi_wakeup(h->multi);
     pthread_mutex_lock(&h->mu);
-    while (!j.done) pthread_cond_wait(&h->cond, &h->mu);
+    while (!j.done) pthread_cond_wait(&j.cond, &h->mu);
     pthread_mutex_unlock(&h->mu);
   } else {
     j.result = CURLE_ABORTED_BY_CALLBACK;
@@ -236,6 +238,7 @@ static CURLcode attempt(idp_http *h, const idp_http_req *rq, idp_http_resp *rs, 
     idp_buf_free(&body);
     idp_buf_free(&hdrs);
   }
+  pthread_cond_destroy(&j.cond);
   curl_slist_free_all(list);
   curl_easy_cleanup(e);
   return j.result;

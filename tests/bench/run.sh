@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/bench/run.sh BUILD_DIR - front-end benchmark on a generated 50 MB spec, then the plan
 # benchmark (tests/bench/plan.sh: `idp plan -refresh=false` at 4k, 40k and 160k instances, with the
-# matching state and with none). BENCH_ONLY=frontend or BENCH_ONLY=plan runs one of the two.
+# matching state and with none), then the apply benchmark (tests/bench/apply.sh: 1,000
+# http.request against a local server answering after 20 ms). BENCH_ONLY=frontend, plan or apply
+# runs one of the three (all, or unset: every one).
 #
 # Builds BUILD_DIR/genspec, bench_frontend and idp when missing, writes BUILD_DIR/bench/spec-50mb.idp
 # once, runs bench_frontend on it (scan vs parse + validate of the whole tree vs the streamed parse
@@ -19,8 +21,9 @@ cd "$(dirname "$0")/../.."
 B=$1
 case ${BENCH_ONLY:-} in
   plan) exec tests/bench/plan.sh "$B" ;;
-  '' | frontend) ;;
-  *) echo "bench: BENCH_ONLY is frontend or plan, not '$BENCH_ONLY'" >&2; exit 2 ;;
+  apply) exec tests/bench/apply.sh "$B" ;;
+  '' | all | frontend) ;;
+  *) echo "bench: BENCH_ONLY is frontend, plan, apply or all, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 MB=${BENCH_MB:-50}
 spec=$B/bench/spec-${MB}mb.idp
@@ -71,4 +74,6 @@ echo "stream <= 3x the scan:          ${st_ratio}x      -> $(verdict "$st_ratio 
 echo "idp validate >= 50 MB/s:        $cli_mbps MB/s  -> $(verdict "$cli_mbps >= 50")"
 [ "${BENCH_ONLY:-}" = frontend ] && exit 0
 echo
-exec tests/bench/plan.sh "$B"
+tests/bench/plan.sh "$B" || exit 1
+echo
+exec tests/bench/apply.sh "$B"
