@@ -80,8 +80,8 @@ static void on_event(void *payload, const idp_exec_event *e) {
 
 /* The spec of the saved plan, read again when a step needs what the plan could not know: the
  * outputs of resources applied meanwhile (read from the states), derived integration outputs. It
- * must be the spec the plan was made from (same source hash). The graphs made are kept until the
- * end: the values handed to the executor live in them. */
+ * must be the spec the plan was made from (same source hash). Each call instantiates it afresh
+ * and copies the inputs asked for into the executor's arena. */
 typedef struct refill {
   const json_t *saved;
   const apply_opts *o;
@@ -91,8 +91,6 @@ typedef struct refill {
   bool tried, ok;
   idp_spec_graph R;
   idp_env_list envs;
-  idp_graph **graphs;
-  size_t ngraphs;
   idp_state *const *states; /* during a call */
   size_t nstates;
 } refill;
@@ -173,7 +171,6 @@ static bool refill_load(refill *f, char *err, size_t errsize) {
 static int refill_fill(void *payload, idp_state *const *states, size_t nstates, const char *const *addrs, size_t n,
                        idp_value **out, idp_arena *a, char *err, size_t errsize) {
   refill *f = payload;
-  (void)a;
   if (!f->tried) refill_load(f, err, errsize);
   if (!f->ok) {
     if (!*err) snprintf(err, errsize, "the spec could not be read again: plan again");
@@ -190,8 +187,6 @@ static int refill_fill(void *payload, idp_state *const *states, size_t nstates, 
   idp_diags d;
   idp_diags_init(&d);
   idp_graph *g = idp_instantiate_with(f->R.files, f->R.nfiles, f->envs.v, f->envs.n, &io, &d);
-  f->graphs = idp_xrealloc(f->graphs, (f->ngraphs + 1) * sizeof *f->graphs);
-  f->graphs[f->ngraphs++] = g;
   int rc = 0;
   if (d.errors) {
     idp_diags_print(&d, stderr);
@@ -200,15 +195,14 @@ static int refill_fill(void *payload, idp_state *const *states, size_t nstates, 
   }
   for (size_t i = 0; i < n; i++) {
     const idp_inst *in = rc == 0 ? idp_graph_find(g, addrs[i]) : NULL;
-    out[i] = in ? in->inputs : NULL;
+    out[i] = in ? idp_value_copy(a, in->inputs) : NULL;
   }
+  idp_graph_free(g);
   idp_diags_free(&d);
   return rc;
 }
 
 static void refill_free(refill *f) {
-  for (size_t i = 0; i < f->ngraphs; i++) idp_graph_free(f->graphs[i]);
-  free(f->graphs);
   if (f->tried) idp_spec_graph_free(&f->R);
   free(f->envs.v);
   for (size_t i = 0; i < f->nvars; i++) {

@@ -214,6 +214,38 @@ idp_value *idp_value_taint(idp_arena *a, const idp_value *v, const idp_deps *dep
   return c;
 }
 
+idp_value *idp_value_copy(idp_arena *a, const idp_value *v) {
+  idp_value *c = idp_arena_alloc(a, sizeof *c);
+  *c = *v;
+  c->deps = NULL;
+  switch (v->kind) {
+  case IDP_V_STRING: c->u.string.s = idp_arena_strndup(a, v->u.string.s, v->u.string.len); break;
+  case IDP_V_LIST: {
+    idp_value **items = idp_arena_alloc(a, (v->u.list.n + 1) * sizeof *items);
+    for (size_t i = 0; i < v->u.list.n; i++) items[i] = idp_value_copy(a, v->u.list.items[i]);
+    c->u.list.items = items;
+    break;
+  }
+  case IDP_V_MAP: {
+    size_t n = v->u.map.n;
+    const char **keys = idp_arena_alloc(a, (n + 1) * sizeof *keys);
+    size_t *klen = idp_arena_alloc(a, (n + 1) * sizeof *klen);
+    idp_value **vals = idp_arena_alloc(a, (n + 1) * sizeof *vals);
+    for (size_t i = 0; i < n; i++) {
+      keys[i] = idp_arena_strndup(a, v->u.map.keys[i], v->u.map.klen[i]);
+      klen[i] = v->u.map.klen[i];
+      vals[i] = idp_value_copy(a, v->u.map.vals[i]);
+    }
+    c->u.map.keys = keys;
+    c->u.map.klen = klen;
+    c->u.map.vals = vals;
+    break;
+  }
+  default: break;
+  }
+  return c;
+}
+
 /* --- queries ------------------------------------------------------------------------------ */
 
 idp_value *idp_map_get(const idp_value *m, const char *key, size_t klen) {

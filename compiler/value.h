@@ -127,6 +127,9 @@ idp_value *idp_map_builder_build(idp_map_builder *mb, const char **dup);
 
 /* A shallow copy of v with deps added to its own set and secret or-ed into its own mark. */
 idp_value *idp_value_taint(idp_arena *a, const idp_value *v, const idp_deps *deps, bool secret);
+/* A deep copy of v in a (secret and unknown marks kept, dependencies dropped): for a value that
+ * must outlive the arena it was made in. */
+idp_value *idp_value_copy(idp_arena *a, const idp_value *v);
 
 /* --- queries ------------------------------------------------------------------------------ */
 

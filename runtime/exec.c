@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "drivers/driver.h"
+#include "refresh.h"
 #include "util.h"
 
 typedef enum { OP_CREATE, OP_UPDATE, OP_DELETE } op_kind;
@@ -155,30 +156,6 @@ static idp_value *merge(idp_arena *a, idp_value *p, const idp_value *f) {
   return p;
 }
 
-/* The record of a resource in state as a driver's prior: {"inputs": MAP, "outputs": MAP}, sealed
- * values opened and secret-marked. NULL with err filled when one does not open. */
-static idp_value *prior_of(idp_arena *a, const idp_state *st, const idp_state_res *r, idp_state_error *err) {
-  idp_map_builder top;
-  idp_map_builder_init(&top, a);
-  for (int p = IDP_STATE_INPUTS; p <= IDP_STATE_OUTPUTS; p++) {
-    idp_map_builder mb;
-    idp_map_builder_init(&mb, a);
-    const char *k;
-    json_t *x;
-    json_object_foreach((json_t *)idp_state_res_map(r, (idp_state_part)p), k, x) {
-      json_t *plain = NULL;
-      bool secret = false;
-      if (idp_state_res_get(st, r, (idp_state_part)p, k, &plain, &secret, err) < 0) return NULL;
-      idp_value *v = idp_value_from_json(a, plain);
-      json_decref(plain);
-      if (!v) v = idp_value_null(a);
-      idp_map_builder_add(&mb, k, strlen(k), secret ? idp_value_taint(a, v, NULL, true) : v);
-    }
-    const char *name = idp_state_part_name((idp_state_part)p);
-    idp_map_builder_add(&top, name, strlen(name), idp_map_builder_build(&mb, NULL));
-  }
-  return idp_map_builder_build(&top, NULL);
-}
 
 /* --- building the steps --------------------------------------------------------------------- */
 
@@ -307,7 +284,7 @@ static int build(exec *x, const json_t *plan) {
   for (size_t k = 0; k < x->n; k++) {
     step *s = &x->v[k];
     idp_state_res *r = s->old_object ? idp_state_find(s->st, s->addr) : NULL;
-    if (r && !(s->prior = prior_of(&x->keep, s->st, r, x->err))) return -1;
+    if (r && !(s->prior = idp_refresh_prior(&x->keep, s->st, r, x->err))) return -1;
   }
   /* a cycle would leave steps waiting forever: refuse it up front (Kahn's count) */
   size_t *waits = idp_xmalloc((x->n + 1) * sizeof *waits), *queue = idp_xmalloc((x->n + 1) * sizeof *queue);
@@ -467,7 +444,7 @@ static int prepare(exec *x, step *s, idp_value *filled, const char *fillmsg, cha
   if (s->op == OP_DELETE) {
     if (s->old_object) return s->prior ? 0 : 1;
     if (!r) return 1; /* already gone from state: nothing to do */
-    if (!(s->prior = prior_of(a, s->st, r, x->err))) return -1;
+    if (!(s->prior = idp_refresh_prior(a, s->st, r, x->err))) return -1;
     return 0;
   }
   const json_t *ch = json_object_get(s->rc, "change");
@@ -501,7 +478,7 @@ static int prepare(exec *x, step *s, idp_value *filled, const char *fillmsg, cha
       snprintf(msg, msgsize, "not in the state any more: plan again");
       return 2;
     }
-    if (!(s->prior = prior_of(a, s->st, r, x->err))) return -1;
+    if (!(s->prior = idp_refresh_prior(a, s->st, r, x->err))) return -1;
   }
   return 0;
 }
