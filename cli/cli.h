@@ -115,13 +115,14 @@ int idp_cmd_apply(int argc, char **argv);
 int idp_cmd_destroy(int argc, char **argv);
 
 /* `idp plan` for apply and destroy (cmd names them in messages and the lock): plans as `idp plan`
- * does (printing the text plan) and gives the saved plan's JSON in *saved (NULL on failure)
- * instead of writing a file. Returns an IDP_EXIT_*. */
+ * does, printing the text plan (json: one line {"type": "plan", "add", "change", "destroy"} of
+ * apply's event stream), and gives the saved plan's JSON in *saved (NULL on failure) instead of
+ * writing a file. Returns an IDP_EXIT_*. */
 struct idp_plan_opts;
 struct json_t;
 int idp_plan_saved(const char *cmd, char **args, size_t nargs, struct idp_env_sel *sel, size_t nsel,
                    const char *const *vars, size_t nvars, const struct idp_plan_opts *po, double lock_timeout,
-                   struct json_t **saved);
+                   bool json, struct json_t **saved);
 int idp_cmd_show(int argc, char **argv);
 
 #endif

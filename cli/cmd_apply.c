@@ -381,7 +381,7 @@ static bool approved(const apply_opts *o) {
 static int plan_then_apply(char **args, size_t nargs, idp_env_list *envs, const idp_flag_list *vars,
                            const idp_plan_opts *po, const apply_opts *o) {
   json_t *saved = NULL;
-  int rc = idp_plan_saved(o->cmd, args, nargs, envs->v, envs->n, vars->v, vars->n, po, o->lock_timeout, &saved);
+  int rc = idp_plan_saved(o->cmd, args, nargs, envs->v, envs->n, vars->v, vars->n, po, o->lock_timeout, o->json, &saved);
   if (rc != IDP_EXIT_OK || !saved) return IDP_EXIT_ERROR;
   if (!has_changes(saved)) rc = IDP_EXIT_OK; /* the plan said "No changes." */
   else if (!approved(o)) rc = IDP_EXIT_ERROR;

@@ -245,7 +245,15 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
   if ((o->out || o->keep) &&
       save_plan(R, dir, plan, states, nst, refreshed ? &drift : NULL, sel, nsel, o, have_key ? &key : NULL, &err) < 0)
     goto fail;
-  if (o->json) {
+  if (o->json && o->keep) { /* apply -json: the plan is one event of its stream */
+    json_t *j = json_pack("{s:s, s:I, s:I, s:I}", "type", "plan", "add", (json_int_t)plan->add, "change",
+                          (json_int_t)plan->change, "destroy", (json_int_t)plan->destroy);
+    if (refreshed) json_object_set_new(j, "resource_drift", idp_refresh_json(&drift));
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    puts(text ? text : "{}");
+    free(text);
+  } else if (o->json) {
     json_t *j = idp_plan_json(plan, false, NULL, NULL);
     add_header(j, states, nst, refreshed ? &drift : NULL);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -330,8 +338,14 @@ static int plan(char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const 
 }
 
 int idp_plan_saved(const char *cmd, char **args, size_t nargs, idp_env_sel *sel, size_t nsel, const char *const *vars,
-                   size_t nvars, const idp_plan_opts *po, double lock_timeout, json_t **saved) {
-  plan_opts o = {.cmd = cmd, .lock_timeout = lock_timeout, .plan = *po, .keep = saved, .vars = vars, .nvars = nvars};
+                   size_t nvars, const idp_plan_opts *po, double lock_timeout, bool json, json_t **saved) {
+  plan_opts o = {.cmd = cmd,
+                 .json = json,
+                 .lock_timeout = lock_timeout,
+                 .plan = *po,
+                 .keep = saved,
+                 .vars = vars,
+                 .nvars = nvars};
   *saved = NULL;
   return plan(args, nargs, sel, nsel, &o);
 }
