@@ -4,7 +4,7 @@
 #
 # Each suite prints TAP-style lines, `ok - NAME` or `not ok - NAME` followed by indented detail;
 # this script tags them with the build and counts them. A suite that crashes or prints nothing
-# counts as a failure.
+# (no test passed, failed or skipped) counts as a failure.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -33,7 +33,7 @@ run_suite() { # run_suite TAG CMD...
     n_bad=$((n_bad + 1))
     failed+=("[$tag] suite exit status $rc")
   fi
-  if [ "$n_ok" -eq 0 ] && [ "$n_bad" -eq 0 ]; then
+  if [ "$n_ok" -eq 0 ] && [ "$n_bad" -eq 0 ] && [ "$n_skip" -eq 0 ]; then
     echo "[$tag] suite ran no test"
     n_bad=1
     failed+=("[$tag] ran no test")
