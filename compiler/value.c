@@ -461,6 +461,12 @@ json_t *idp_value_to_json(const idp_value *v, idp_json_marks *marks) {
   return to_json(v, true, &marks->unknown, &marks->secret);
 }
 
+const json_t *idp_json_mark_at(const json_t *marks, const char *key, size_t index) {
+  if (json_is_object(marks) && key) return json_object_get(marks, key);
+  if (json_is_array(marks) && !key) return json_array_get(marks, index);
+  return NULL;
+}
+
 /* The precision the reals of j need so that every one reads back exactly. */
 static int json_precision(const json_t *j) {
   int p = 1;

@@ -172,6 +172,9 @@ typedef struct idp_json_marks {
  * in *marks, so no secret reaches the JSON; without marks, secrets are written in plaintext and the
  * caller must treat the result as secret. */
 json_t *idp_value_to_json(const idp_value *v, idp_json_marks *marks);
+/* The part of a mark tree (as idp_value_to_json makes them) under an object's member key, or (key
+ * NULL) an array's element index; NULL when there is none. */
+const json_t *idp_json_mark_at(const json_t *marks, const char *key, size_t index);
 /* Canonical text: compact, keys in order, numbers in their shortest form that reads back. Returns
  * a malloc'd string (free()), or NULL when v holds an unknown. */
 char *idp_value_json_text(const idp_value *v);

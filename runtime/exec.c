@@ -81,12 +81,6 @@ static double now_s(void) {
 
 /* --- the plan's values ---------------------------------------------------------------------- */
 
-static const json_t *mark_at(const json_t *m, const char *k, size_t i) {
-  if (json_is_object(m) && k) return json_object_get(m, k);
-  if (json_is_array(m) && !k) return json_array_get(m, i);
-  return NULL;
-}
-
 /* A planned value: sealed parts opened (secret-marked), places the unknown mark tree um marks
  * unknown. *unknown tells whether any is. Returns NULL with err filled when a seal does not open. */
 static idp_value *planned(idp_arena *a, const json_t *j, const json_t *um, const idp_state_key *key, const char *addr,
@@ -112,7 +106,7 @@ static idp_value *planned(idp_arena *a, const json_t *j, const json_t *um, const
     json_object_foreach((json_t *)j, k, x) {
       path->len = mark;
       idp_buf_printf(path, "/%s", k);
-      idp_value *e = planned(a, x, mark_at(um, k, 0), key, addr, path, unknown, err);
+      idp_value *e = planned(a, x, idp_json_mark_at(um, k, 0), key, addr, path, unknown, err);
       if (!e) return NULL;
       idp_map_builder_add(&mb, k, strlen(k), e);
     }
@@ -123,7 +117,7 @@ static idp_value *planned(idp_arena *a, const json_t *j, const json_t *um, const
     for (size_t i = 0; i < n; i++) {
       path->len = mark;
       idp_buf_printf(path, "/%zu", i);
-      if (!(items[i] = planned(a, json_array_get(j, i), mark_at(um, NULL, i), key, addr, path, unknown, err)))
+      if (!(items[i] = planned(a, json_array_get(j, i), idp_json_mark_at(um, NULL, i), key, addr, path, unknown, err)))
         return NULL;
     }
     v = idp_value_list(a, items, n);

@@ -20,13 +20,6 @@ const char *idp_plan_action_name(idp_plan_action a) {
 
 /* --- stored values -------------------------------------------------------------------------- */
 
-/* The mark tree under key k (an object's member) or index i (an array's element) of m. */
-static const json_t *mark_at(const json_t *m, const char *k, size_t i) {
-  if (json_is_object(m) && k) return json_object_get(m, k);
-  if (json_is_array(m) && !k) return json_array_get(m, i);
-  return NULL;
-}
-
 /* A JSON value as a plan value: sealed parts, and those the secret mark tree sm marks, become
  * secret-marked placeholders; those the unknown mark tree um marks, unknowns. */
 static idp_value *from_marked(idp_arena *a, const json_t *j, const json_t *um, const json_t *sm) {
@@ -38,14 +31,14 @@ static idp_value *from_marked(idp_arena *a, const json_t *j, const json_t *um, c
     const char *k;
     json_t *x;
     json_object_foreach((json_t *)j, k, x)
-      idp_map_builder_add(&mb, k, strlen(k), from_marked(a, x, mark_at(um, k, 0), mark_at(sm, k, 0)));
+      idp_map_builder_add(&mb, k, strlen(k), from_marked(a, x, idp_json_mark_at(um, k, 0), idp_json_mark_at(sm, k, 0)));
     return idp_map_builder_build(&mb, NULL);
   }
   if (json_is_array(j)) {
     size_t n = json_array_size(j);
     idp_value **items = idp_arena_alloc(a, (n ? n : 1) * sizeof *items);
     for (size_t i = 0; i < n; i++)
-      items[i] = from_marked(a, json_array_get(j, i), mark_at(um, NULL, i), mark_at(sm, NULL, i));
+      items[i] = from_marked(a, json_array_get(j, i), idp_json_mark_at(um, NULL, i), idp_json_mark_at(sm, NULL, i));
     return idp_value_list(a, items, n);
   }
   idp_value *v = idp_value_from_json(a, j);
@@ -923,9 +916,9 @@ static int res_from_json(idp_plan *p, const json_t *o, size_t idx, idp_plan_res 
     idp_plan_attr *at = &r->attrs[r->nattrs++];
     memset(at, 0, sizeof *at);
     at->name = idp_arena_strndup(a, k, strlen(k));
-    at->after = from_marked(a, x, mark_at(au, k, 0), mark_at(as, k, 0));
+    at->after = from_marked(a, x, idp_json_mark_at(au, k, 0), idp_json_mark_at(as, k, 0));
     const json_t *b = json_is_object(before) ? json_object_get(before, k) : NULL;
-    if (b) at->before = from_marked(a, b, NULL, mark_at(bs, k, 0));
+    if (b) at->before = from_marked(a, b, NULL, idp_json_mark_at(bs, k, 0));
     at->changed = in_list(changed, k);
     at->forces = in_list(rp, k);
     at->computed = !b && kind && idp_drv_find_output(&kind->io, k) && !idp_drv_find_input(&kind->io, k);
@@ -935,7 +928,7 @@ static int res_from_json(idp_plan *p, const json_t *o, size_t idx, idp_plan_res 
     idp_plan_attr *at = &r->attrs[r->nattrs++];
     memset(at, 0, sizeof *at);
     at->name = idp_arena_strndup(a, k, strlen(k));
-    at->before = from_marked(a, x, NULL, mark_at(bs, k, 0));
+    at->before = from_marked(a, x, NULL, idp_json_mark_at(bs, k, 0));
     at->changed = r->action != IDP_PLAN_NOOP && (r->action == IDP_PLAN_DELETE || in_list(changed, k));
     at->forces = in_list(rp, k);
   }
