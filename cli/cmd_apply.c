@@ -224,27 +224,16 @@ static bool changes_shared(const json_t *saved) {
   return false;
 }
 
-/* Decision 7: an on-demand environment's state keeps its type, so `destroy -env pr-7` needs none.
- * The plan's args hold the types given (or read from the state); a declared environment's type
- * stays the spec's, so it is recorded only for an environment the spec does not declare. */
-static void record_env_types(const json_t *saved, idp_state *const *states, size_t nst, const char *cmd) {
-  idp_loaded L;
-  bool loaded = false, have_spec = false;
-  char *dir = (char *)json_string_value(json_object_get(saved, "dir"));
+/* Decision 7: an on-demand environment's type goes into its state (the saved plan's args name
+ * the type of on-demand environments only), so `destroy -env pr-7` needs none. */
+static void record_env_types(const json_t *saved, idp_state *const *states, size_t nst) {
   size_t i;
   json_t *e;
   json_array_foreach(json_object_get(json_object_get(saved, "args"), "env"), i, e) {
     const char *name = json_string_value(json_object_get(e, "name")), *type = json_string_value(json_object_get(e, "type"));
-    if (!name || !type) continue;
-    if (!loaded && dir) {
-      loaded = true;
-      have_spec = idp_load_spec(cmd, &dir, 1, &L) == IDP_EXIT_OK;
-    }
-    if (have_spec && idp_spec_find_env(L.spec, name)) continue;
-    for (size_t k = 0; k < nst; k++)
+    for (size_t k = 0; name && type && k < nst; k++)
       if (idp_state_env(states[k]) && strcmp(idp_state_env(states[k]), name) == 0) idp_state_set_env_type(states[k], type);
   }
-  if (loaded) idp_unload_spec(&L);
 }
 
 static int run_saved(const json_t *saved, const apply_opts *o) {
@@ -278,7 +267,7 @@ static int run_saved(const json_t *saved, const apply_opts *o) {
       if (r < 0) goto fail;
     }
   }
-  record_env_types(saved, states, nst, o->cmd);
+  record_env_types(saved, states, nst);
   if (!(http = idp_http_new(NULL, msg, sizeof msg))) {
     fprintf(stderr, "idp %s: error: %s\n", o->cmd, msg);
     goto out;

@@ -79,7 +79,9 @@ static json_t *args_json(const idp_spec_graph *R, const idp_env_sel *sel, size_t
   for (size_t i = 0; i < nsel; i++) {
     json_t *e = json_object();
     json_object_set_new(e, "name", json_string(sel[i].name));
-    json_object_set_new(e, "type", sel[i].type ? json_string(sel[i].type) : json_null());
+    /* the type only of an on-demand environment: apply records it in its state (decision 7) */
+    bool on_demand = sel[i].type && !idp_spec_find_env(R->L.spec, sel[i].name);
+    json_object_set_new(e, "type", on_demand ? json_string(sel[i].type) : json_null());
     json_array_append_new(envs, e);
   }
   for (size_t i = 0; i < o->plan.ntargets; i++) json_array_append_new(t, json_string(o->plan.targets[i]));
