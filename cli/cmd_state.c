@@ -14,69 +14,31 @@
 /* The options every subcommand understands. */
 typedef struct opts {
   const char *dir;      /* spec directory (-dir or a trailing DIR where allowed) */
-  const char **envs;    /* -env NAME, repeatable (list) */
-  size_t nenvs;
+  idp_flag_list envs;   /* -env NAME, repeatable */
   double lock_timeout;  /* seconds */
-  const char **args;    /* positional arguments */
+  char **args;          /* positional arguments */
   size_t nargs;
 } opts;
 
-static const char *const state_flags[] = {"env", "dir", "lock-timeout", "help"};
-
-/* Parses argv[from..argc) into o. Returns 0, or prints the error and returns IDP_EXIT_USAGE. */
-static int parse_opts(const char *cmd, int argc, char **argv, int from, opts *o) {
-  o->args = idp_xcalloc((size_t)argc + 1, sizeof *o->args);
-  o->envs = idp_xcalloc((size_t)argc + 1, sizeof *o->envs);
-  bool paths_only = false;
-  for (int i = from; i < argc; i++) {
-    const char *f = paths_only ? NULL : idp_flag_name(argv[i]);
-    if (!f) {
-      o->args[o->nargs++] = argv[i];
-      continue;
-    }
-    if (strcmp(argv[i], "--") == 0) {
-      paths_only = true;
-      continue;
-    }
-    const char *eq = strchr(f, '=');
-    size_t flen = eq ? (size_t)(eq - f) : strlen(f);
-    const char *name = NULL;
-    for (size_t k = 0; k < sizeof state_flags / sizeof *state_flags; k++)
-      if (strlen(state_flags[k]) == flen && strncmp(f, state_flags[k], flen) == 0) name = state_flags[k];
-    if (!name || strcmp(name, "help") == 0) {
-      idp_unknown_flag(cmd, argv[i], state_flags, sizeof state_flags / sizeof *state_flags);
+/* Parses argv[1..argc) (argv[0] is the subcommand) into o. Returns 0, or prints the error and
+ * returns IDP_EXIT_USAGE. */
+static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
+  const idp_flag flags[] = {{"env", IDP_FLAG_LIST, &o->envs},
+                            {"dir", IDP_FLAG_STRING, &o->dir},
+                            {"lock-timeout", IDP_FLAG_DURATION, &o->lock_timeout}};
+  if (idp_parse_flags(cmd, argc, argv, flags, sizeof flags / sizeof *flags, &o->args, &o->nargs) < 0) return IDP_EXIT_USAGE;
+  for (size_t i = 0; i < o->envs.n; i++)
+    if (!idp_state_env_name_ok(o->envs.v[i])) {
+      fprintf(stderr, "idp %s: error: '%s' is not an environment name\nhint: names match [a-z][a-z0-9-]{0,29}\n", cmd,
+              o->envs.v[i]);
       return IDP_EXIT_USAGE;
     }
-    const char *val = eq ? eq + 1 : NULL;
-    if (!val) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "idp %s: error: flag '%s' needs a value\n", cmd, argv[i]);
-        return IDP_EXIT_USAGE;
-      }
-      val = argv[++i];
-    }
-    if (strcmp(name, "env") == 0) {
-      if (!idp_state_env_name_ok(val)) {
-        fprintf(stderr, "idp %s: error: '%s' is not an environment name\nhint: names match [a-z][a-z0-9-]{0,29}\n",
-                cmd, val);
-        return IDP_EXIT_USAGE;
-      }
-      o->envs[o->nenvs++] = val;
-    } else if (strcmp(name, "dir") == 0) {
-      o->dir = val;
-    } else if (idp_parse_duration(val, &o->lock_timeout) < 0) {
-      fprintf(stderr,
-              "idp %s: error: bad -lock-timeout '%s'\nhint: give seconds (10) or a duration (10s, 500ms, 5m, 1h)\n",
-              cmd, val);
-      return IDP_EXIT_USAGE;
-    }
-  }
   return 0;
 }
 
 static void free_opts(opts *o) {
   free(o->args);
-  free(o->envs);
+  free(o->envs.v);
 }
 
 static void print_err(const char *cmd, const idp_state_error *err) {
@@ -205,9 +167,9 @@ static int state_list(opts *o) {
   size_t nlines = 0;
   const char **names;
   size_t nnames;
-  if (o->nenvs) {
-    names = o->envs;
-    nnames = o->nenvs;
+  if (o->envs.n) {
+    names = o->envs.v;
+    nnames = o->envs.n;
   } else {
     if (idp_backend_list(b, &shared, &envs, &n, &err) < 0) {
       print_err(cmd, &err);
@@ -226,7 +188,7 @@ static int state_list(opts *o) {
       continue;
     }
     if (!st) {
-      if (env && o->nenvs) rc = no_env_state(cmd, b, env);
+      if (env && o->envs.n) rc = no_env_state(cmd, b, env);
       continue;
     }
     for (size_t k = 0; k < idp_state_count(st); k++) {
@@ -254,8 +216,8 @@ done:
 /* The address of ADDR given -env: an address without env. is taken relative to the env. */
 static char *full_address(const char *addr, const opts *o) {
   idp_buf b = {0};
-  if (o->nenvs == 1 && strncmp(addr, "env.", 4) != 0 && strncmp(addr, "app.", 4) == 0)
-    idp_buf_printf(&b, "env.%s/%s", o->envs[0], addr);
+  if (o->envs.n == 1 && strncmp(addr, "env.", 4) != 0 && strncmp(addr, "app.", 4) == 0)
+    idp_buf_printf(&b, "env.%s/%s", o->envs.v[0], addr);
   else idp_buf_puts(&b, addr);
   return b.data;
 }
@@ -267,8 +229,8 @@ static int address_env(const char *cmd, const char *addr, const opts *o, char **
     print_err(cmd, &err);
     return -1;
   }
-  if (o->nenvs > 1 || (o->nenvs == 1 && (!*env || strcmp(*env, o->envs[0]) != 0))) {
-    fprintf(stderr, "idp %s: error: %s is not in environment %s: %s\n", cmd, addr, o->envs[0],
+  if (o->envs.n > 1 || (o->envs.n == 1 && (!*env || strcmp(*env, o->envs.v[0]) != 0))) {
+    fprintf(stderr, "idp %s: error: %s is not in environment %s: %s\n", cmd, addr, o->envs.v[0],
             *env ? "its address names another one" : "it is a top-level resource, kept in the shared state");
     free(*env);
     *env = NULL;
@@ -510,12 +472,12 @@ int idp_cmd_state(int argc, char **argv) {
   char cmd[32];
   snprintf(cmd, sizeof cmd, "state %s", sub);
   opts o = {0};
-  int rc = parse_opts(cmd, argc, argv, 2, &o);
+  int rc = parse_opts(cmd, argc - 1, argv + 1, &o);
   if (rc == 0) {
-    if ((which == 2 || which == 3) && o.nenvs > 1) {
+    if ((which == 2 || which == 3) && o.envs.n > 1) {
       fprintf(stderr, "idp %s: error: -env may be given once\n", cmd);
       rc = IDP_EXIT_USAGE;
-    } else if (which == 1 && o.nenvs > 1) {
+    } else if (which == 1 && o.envs.n > 1) {
       fprintf(stderr, "idp %s: error: -env may be given once\n", cmd);
       rc = IDP_EXIT_USAGE;
     } else {
