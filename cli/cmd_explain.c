@@ -212,43 +212,29 @@ out:
 }
 
 int idp_cmd_explain(int argc, char **argv) {
-  static const char *const flags[] = {"env", "help"};
-  char **args = idp_xcalloc((size_t)argc + 1, sizeof *args);
-  size_t nargs = 0;
+  idp_flag_list envs = {0};
+  const idp_flag flags[] = {{"env", IDP_FLAG_LIST, &envs}};
+  char **all, **args = idp_xcalloc((size_t)argc + 1, sizeof *args);
+  size_t nall = 0, nargs = 0;
   char *addr = NULL;
   const char *env = NULL;
   int rc = IDP_EXIT_USAGE;
-  bool paths_only = false;
-  for (int i = 1; i < argc; i++) {
-    const char *f = paths_only ? NULL : idp_flag_name(argv[i]);
-    if (!f) {
-      if (!paths_only && (strncmp(argv[i], "app.", 4) == 0 || strncmp(argv[i], "env.", 4) == 0)) {
-        if (addr) {
-          fprintf(stderr, "idp explain: error: one address at a time ('%s', then '%s')\n", addr, argv[i]);
-          goto out;
-        }
-        addr = argv[i];
-      } else {
-        args[nargs++] = argv[i];
-      }
-      continue;
-    }
-    if (strcmp(argv[i], "--") == 0) {
-      paths_only = true;
-      continue;
-    }
-    const char *eq = strchr(f, '=');
-    size_t flen = eq ? (size_t)(eq - f) : strlen(f);
-    if (flen != 3 || strncmp(f, "env", 3) != 0) {
-      idp_unknown_flag("explain", argv[i], flags, 2);
+  if (idp_parse_flags("explain", argc, argv, flags, 1, &all, &nall) < 0) goto out;
+  if (envs.n > 1) {
+    fprintf(stderr, "idp explain: error: one -env at a time\n");
+    goto out;
+  }
+  env = envs.n ? envs.v[0] : NULL;
+  /* what is not a flag: the address (app.* or env.*), or the spec's directory or files */
+  for (size_t i = 0; i < nall; i++) {
+    if (strncmp(all[i], "app.", 4) != 0 && strncmp(all[i], "env.", 4) != 0) {
+      args[nargs++] = all[i];
+    } else if (addr) {
+      fprintf(stderr, "idp explain: error: one address at a time ('%s', then '%s')\n", addr, all[i]);
       goto out;
+    } else {
+      addr = all[i];
     }
-    if (env) {
-      fprintf(stderr, "idp explain: error: one -env at a time\n");
-      goto out;
-    }
-    env = idp_flag_value("explain", argc, argv, &i);
-    if (!env) goto out;
   }
   if (nargs > 1) {
     fprintf(stderr, "idp explain: error: one spec directory at a time ('%s', then '%s')\n", args[0], args[1]);
@@ -296,6 +282,7 @@ int idp_cmd_explain(int argc, char **argv) {
   free(addr_copy);
   free(env_copy);
 out:
+  idp_flags_free(flags, 1, all);
   free(args);
   return rc;
 }
