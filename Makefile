@@ -74,6 +74,9 @@ $(1)/obj/%.o: tests/fuzz/%.c $(GEN_H) | $(1)/obj
 $(1)/obj/%.o: tests/drivers/%.c $(GEN_H) | $(1)/obj
 	$$(say) '  CC     $$@'
 	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)/obj/%.o: tests/k8s/%.c $(GEN_H) | $(1)/obj
+	$$(say) '  CC     $$@'
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: tests/bench/%.c $(GEN_H) | $(1)/obj
 	$$(say) '  CC     $$@'
 	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
@@ -90,6 +93,10 @@ $(1)/unit_tests: $(call objs,$(1)/obj,$(wildcard tests/unit/*.c)) $(1)/libidp.a
 $(1)/drvcall: $(1)/obj/drvcall.o $(1)/libidp.a
 	$$(say) '  LD     $$@'
 	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
+# fakeapi: the fake Kubernetes API server of the k8s suite (tests/k8s/README.md)
+$(1)/fakeapi: $(1)/obj/fakeapi.o
+	$$(say) '  LD     $$@'
+	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ -lmicrohttpd -lgnutls -ljansson -pthread
 $(1)/fuzz_replay: $(1)/obj/fuzz_parser.o $(1)/obj/replay.o $(1)/libidp.a
 	$$(say) '  LD     $$@'
 	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
@@ -114,7 +121,8 @@ $(BUILD)/gen/lexer.c $(BUILD)/gen/lexer.h: grammar/lexer.l $(BUILD)/gen/parser.h
 
 # --- tests ------------------------------------------------------------------------------------
 test: $(BUILD)/idp $(BUILD)/unit_tests $(BUILD)/fuzz_replay $(BUILD)/drvcall \
-      $(BUILD)/san/idp $(BUILD)/san/unit_tests $(BUILD)/san/fuzz_replay $(BUILD)/san/drvcall
+      $(BUILD)/san/idp $(BUILD)/san/unit_tests $(BUILD)/san/fuzz_replay $(BUILD)/san/drvcall \
+      $(BUILD)/fakeapi $(BUILD)/san/fakeapi
 	@tests/run.sh $(BUILD) $(BUILD)/san
 
 # --- benchmark --------------------------------------------------------------------------------

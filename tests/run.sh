@@ -58,6 +58,7 @@ for build in "$@"; do
   run_suite "$name plan" tests/plan/run.sh "$IDP"
   run_suite "$name apply" tests/apply/run.sh "$IDP"
   run_suite "$name drivers" tests/drivers/run.sh "$build"
+  run_suite "$name k8s" tests/k8s/run.sh "$build"
   run_suite "$name fuzz-replay" tests/fuzz/replay.sh "$build/fuzz_replay"
   run_suite "$name stress" tests/stress/run.sh "$IDP"
 done
