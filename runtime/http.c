@@ -204,6 +204,20 @@ static CURLcode attempt(idp_http *h, const idp_http_req *rq, idp_http_resp *rs, 
     if (rq->tls->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, rq->tls->ca_file);
     if (rq->tls->cert_file) curl_easy_setopt(e, CURLOPT_SSLCERT, rq->tls->cert_file);
     if (rq->tls->key_file) curl_easy_setopt(e, CURLOPT_SSLKEY, rq->tls->key_file);
+    if (rq->tls->ca_pem) {
+      struct curl_blob b = {(void *)rq->tls->ca_pem, strlen(rq->tls->ca_pem), CURL_BLOB_COPY};
+      curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+    }
+    if (rq->tls->cert_pem) {
+      struct curl_blob b = {(void *)rq->tls->cert_pem, strlen(rq->tls->cert_pem), CURL_BLOB_COPY};
+      curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
+      curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (rq->tls->key_pem) {
+      struct curl_blob b = {(void *)rq->tls->key_pem, strlen(rq->tls->key_pem), CURL_BLOB_COPY};
+      curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
+      curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     if (rq->tls->insecure) {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

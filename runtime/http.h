@@ -29,6 +29,9 @@ typedef struct idp_http_opts {
 typedef struct idp_http_tls {
   const char *ca_file;     /* PEM CA bundle, or NULL for the system's */
   const char *cert_file, *key_file; /* client certificate (mutual TLS), or NULL */
+  /* The same as in-memory PEM text (NUL-terminated), e.g. a kubeconfig's *-data; each, when set,
+   * is used instead of its file (libcurl's CURLOPT_*_BLOB, copied). */
+  const char *ca_pem, *cert_pem, *key_pem;
   bool insecure;           /* do not verify the server (tests only) */
 } idp_http_tls;
 
