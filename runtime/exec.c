@@ -529,6 +529,18 @@ static int record(exec *x, step *s) {
   return 0;
 }
 
+/* A create or update whose object changed before a later part of it failed (ctx.applied): the
+ * record says the object is there, with the inputs sent, and tainted, so the next plan replaces
+ * it. */
+static void taint(exec *x, step *s) {
+  idp_state_res *r = s->op == OP_DELETE ? NULL : idp_state_find(s->st, s->addr);
+  if (!r) return;
+  idp_state_error keep = *x->err;
+  if (s->op == OP_UPDATE) put_inputs(x, s, r);
+  *x->err = keep;
+  idp_state_res_set_status(s->st, r, IDP_STATE_TAINTED);
+}
+
 static int write_states(exec *x) {
   for (size_t i = 0; i < x->nstates; i++)
     if (idp_backend_write(x->o->backend, x->states[i], NULL, x->err) < 0) return -1;
@@ -863,6 +875,7 @@ int idp_exec_run(const json_t *plan, idp_state *const *states, size_t nstates, c
         emit(&x, IDP_EXEC_DONE, s, NULL);
         release(&x, &q, s);
       } else {
+        if (s->status != 0 && s->ctx.applied) taint(&x, s);
         finish_failed(&x, s, s->status == 0 ? err->msg : s->ctx.err);
         err->code = 0;
       }

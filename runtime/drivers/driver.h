@@ -114,6 +114,9 @@ typedef struct idp_drv_ctx {
   struct idp_http *http;      /* the run's HTTP client (runtime/http.h): every HTTP call goes here */
   const char *address;        /* the resource's address, for messages */
   char err[1024];             /* the failure (never a secret) */
+  bool applied;               /* set by a create or update that changed the object before a later
+                                 part failed (a rollout that did not complete): the object is
+                                 there but not as wanted, so the state marks it tainted */
 } idp_drv_ctx;
 
 /* Sets ctx->err (printf-style) and returns -1. */

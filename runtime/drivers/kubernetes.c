@@ -1134,6 +1134,7 @@ static int apply_kind(idp_drv_ctx *ctx, const kkind *k, const idp_value *prior, 
     }
   }
   if (ssa(&c, &t, obj, force, &res) != 0) return -1;
+  ctx->applied = true; /* from here on a failure leaves the object changed */
   if (deploy) {
     json_t *now = secret_env(ctx, inputs), *before = prior ? secret_env(ctx, entry(prior, "inputs")) : NULL;
     int rc = 0;

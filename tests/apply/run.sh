@@ -16,8 +16,11 @@
 #      the state true, a later apply converges
 #   8. kill -9 in the middle of an apply of 201 resources: the next apply converges, nothing twice
 #   9. two applies on one state at once: one fails on the lock, or waits with -lock-timeout
-#  10. no secret (API key, admin password, state key, generated passwords) in any plan, state,
-#      rendered file, output or the PostgreSQL log
+#  11. the prod environment on the fake Kubernetes API server (tests/k8s): 13 added, no changes after
+#  12. a deployment whose rollout fails: apply exits 1 naming it and the condition, the state marks
+#      it tainted, and it converges once the image is put back
+#  10. (last) no secret (API key, admin password, state key, generated passwords) in any plan,
+#      state, rendered file, output or the PostgreSQL log
 #
 # Without the servers the suite skips, or fails under CI (tests/services/common.sh). Prints TAP
 # lines; exits 0 (tests/run.sh counts).
@@ -54,6 +57,7 @@ cleanup() {
   pdns_stop
   pg_stop
   registry_stop
+  if declare -F k8s_fake_stop >/dev/null; then k8s_fake_stop; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -444,6 +448,53 @@ fi
 locked=$(($(grep -c 'database is locked' "$PDNS_LOG") - locked0))
 [ "$locked" -eq 0 ] || fail "max_parallel = 1 not kept: PowerDNS saw concurrent changes ($locked times 'database is locked')"
 check "9. two applies on one state at once: the second fails on the lock, or waits with -lock-timeout; max_parallel kept"
+
+# --- 11. prod on the fake Kubernetes API server -------------------------------------------------
+# The baseline's prod environment: its workloads go to a cluster (kubeconfig context `prod`), here
+# the fake API server of tests/k8s (named so in its README: no real one can run here).
+# shellcheck source=../k8s/lib.sh
+if ! . "$root/tests/k8s/lib.sh" apply "$(dirname "$idp")"; then
+  bad "11. prod: the fake Kubernetes API server is not built"
+elif ! mkdir -p "$tmp/k8s" || ! k8s_fake_start "$tmp/k8s" >"$tmp/k8s.out" 2>&1; then
+  bad "11. prod: the fake Kubernetes API server starts" "$(cat "$tmp/k8s.out")"
+else
+  python3 -c 'import sys; t = open(sys.argv[1]).read()
+t = t.replace("- name: fake\n  context:", "- name: prod\n  context:").replace("current-context: fake", "current-context: prod")
+open(sys.argv[2], "w").write(t)' "$K8S_KUBECONFIG" "$tmp/k8s/prod.kubeconfig"
+  export KUBECONFIG="$tmp/k8s/prod.kubeconfig"
+  kget() { curl -s --cacert "$K8S_CA" -H "Authorization: Bearer $K8S_TOKEN" "$K8S_SERVER/$1"; }
+  run "$base" plan -env prod -out p11.plan
+  [ "$rc" -eq 0 ] && has "$out" "Plan: 13 to add, 0 to change, 0 to destroy." || fail "$(ran plan)"
+  run "$base" apply p11.plan
+  [ "$rc" -eq 0 ] && [ "$(last)" = "Apply complete! Resources: 13 added, 0 changed, 0 destroyed." ] || fail "$(ran apply)"
+  img=$(kget apis/apps/v1/namespaces/shop-prod/deployments/shop | python3 -c 'import json,sys
+d = json.load(sys.stdin); print(d["spec"]["template"]["spec"]["containers"][0]["image"], d["status"].get("availableReplicas"))' 2>&1)
+  [ "$img" = "$shop_ref 3" ] || fail "deployment shop-prod/shop on the cluster: '$img', want '$shop_ref 3'"
+  got=$(pg_psql -c "select rolconnlimit from pg_roles where rolname = 'billing_prod'")
+  [ "$got" = 20 ] || fail "billing_prod (the more specific provide): connection limit '$got', want 20"
+  run "$base" plan -env prod -detailed-exitcode
+  [ "$rc" -eq 0 ] && has "$out" "No changes." || fail "second plan: $(ran plan)"
+  check "11. prod on the fake Kubernetes API server: 13 added (billing through billing-prod), the digest deployed; then no changes"
+
+  # --- 12. a rollout that fails -----------------------------------------------------------------
+  # The fake fails the rollout of an image whose name holds "fail-rollout".
+  registry_push acme/fail-rollout v1.0.0 >/dev/null || fail "pushing acme/fail-rollout"
+  cp "$base/shop.idp" "$tmp/shop.idp.orig"
+  sed -i 's|"acme/shop"|"acme/fail-rollout"|' "$base/shop.idp"
+  run "$base" apply -env prod -auto-approve
+  [ "$rc" -eq 1 ] && has "$err" "env.prod/app.shop/need.workload/kubernetes.deployment.app" && has "$err" "shop-prod/shop" &&
+    has "$err" "ProgressDeadlineExceeded" || fail "apply of a failing rollout: $(ran apply)"
+  [ "$(status_of "$base" prod env.prod/app.shop/need.workload/kubernetes.deployment.app)" = tainted ] ||
+    fail "the deployment whose rollout failed is not tainted in state: $(status_of "$base" prod env.prod/app.shop/need.workload/kubernetes.deployment.app)"
+  cp "$tmp/shop.idp.orig" "$base/shop.idp"
+  run "$base" apply -env prod -auto-approve
+  [ "$rc" -eq 0 ] && has "$out" "Apply complete!" || fail "apply after the image is put back: $(ran apply)"
+  run "$base" plan -env prod -detailed-exitcode
+  [ "$rc" -eq 0 ] || fail "plan after: $(ran plan)"
+  check "12. a failing rollout: apply exits 1 naming the deployment and the condition, the state marks it tainted; then it converges"
+  k8s_fake_stop
+  unset KUBECONFIG
+fi
 
 # --- 10. secrets -------------------------------------------------------------------------------
 secrets=("$PDNS_API_KEY" "$PG_ADMIN_PASSWORD" "$IDP_STATE_KEY" "${passwords[@]}")
