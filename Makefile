@@ -61,7 +61,7 @@ $(1)/obj/%.o: runtime/drivers/%.c $(GEN_H) | $(1)/obj
 	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: cli/%.c $(GEN_H) | $(1)/obj
 	$$(say) '  CC     $$@'
-	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -DIDP_VERSION='"$(VERSION)"' -MMD -MP -c -o $$@ $$<
+	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(CFLAGS) $(2) -DIDP_VERSION='"$(VERSION)"' -DIDP_STDLIB_DIR='"$(abspath stdlib)"' -MMD -MP -c -o $$@ $$<
 $(1)/obj/%.o: $(BUILD)/gen/%.c $(GEN_H) | $(1)/obj
 	$$(say) '  CC     $$@'
 	$(Q)$$(CC) $$(CPPFLAGS) $$(WARN) $$(GEN_FLAGS) $$(CFLAGS) $(2) -MMD -MP -c -o $$@ $$<

@@ -75,10 +75,17 @@ typedef struct idp_loaded {
   size_t npaths;          /* 0: no .idp files (an error was printed) */
 } idp_loaded;
 
-/* Reads the files named by args (as idp_collect_files does). Returns IDP_EXIT_OK, or
- * IDP_EXIT_ERROR when a file could not be read (printed); always idp_unload_spec afterwards. */
+/* Reads the files named by args (as idp_collect_files does), then the files of the modules their
+ * top-level `use "NAME"` blocks name (appended to L->paths, each file once; modules may use
+ * others): a stdlib module is the folder idp_stdlib_dir()/NAME, a local one ("./path",
+ * "../path") a folder relative to the folder of the file that uses it. An unknown module is an
+ * error at the use block's label. Returns IDP_EXIT_OK, or IDP_EXIT_ERROR when a file could not be
+ * read (printed); always idp_unload_spec afterwards. */
 int idp_load_spec(const char *cmd, char *const *args, size_t nargs, idp_loaded *L);
 void idp_unload_spec(idp_loaded *L);
+/* The stdlib folder: $IDP_STDLIB when set, else the one compiled in (IDP_STDLIB_DIR: the
+ * repository's stdlib/). */
+const char *idp_stdlib_dir(void);
 
 /* A spec loaded and checked as above, parsed in full, instantiated for the selected environments
  * and checked against the driver schemas: what `graph` and `plan` work on. */

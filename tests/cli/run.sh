@@ -251,6 +251,92 @@ expect_rc 0
 expect_out_is "3 files, 3 blocks: valid"
 report "validate takes several paths, folders and files mixed"
 
+# --- validate: modules (`use`) ---------------------------------------------------------------------
+# The stdlib is the repository's (IDP_STDLIB overrides the compiled-in folder).
+export IDP_STDLIB="$here/../../stdlib"
+mkdir -p "$tmp/usek"
+cat >"$tmp/usek/main.idp" <<'SPEC'
+use "kubernetes" {}
+
+integration kubernetes "prod" {
+  server = "https://127.0.0.1:6443"
+}
+
+env_type production {
+  cluster  = integration.prod
+  replicas = 2
+}
+
+env "prod" { type = "production" }
+
+app "shop" {
+  image = "registry.example/acme/shop@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+  port  = 8080
+}
+SPEC
+run -C "$tmp/usek" validate
+expect_rc 0
+expect_out_is "2 files, 7 blocks: valid"
+expect_err_empty
+report "use \"kubernetes\": the stdlib module's file joins the spec"
+
+run -C "$tmp/usek" graph -env prod
+expect_rc 0
+expect_out_has "env.prod/app.shop/need.workload/kubernetes.deployment.app"
+expect_out_has "env.prod/app.shop/need.workload/kubernetes.service.svc"
+report "use \"kubernetes\": graph sees the module's provide workload"
+
+run -C "$tmp/usek" explain -env prod app.shop.need.workload
+expect_rc 0
+expect_out_has "kubernetes"
+report "use \"kubernetes\": explain sees the module's provide"
+
+mkdir -p "$tmp/usebad"
+printf 'env "dev" {\n  type = "development"\n}\n\nuse "kubernets" {}\n' >"$tmp/usebad/main.idp"
+run -C "$tmp/usebad" validate
+expect_rc 1
+expect_out_empty
+expect_err_starts "main.idp:5:5: error: unknown module \"kubernets\""
+expect_err_has "hint: the stdlib modules"
+expect_err_has "kubernetes"
+report "an unknown module is an error at the use label, with the stdlib modules as a hint"
+
+mkdir -p "$tmp/stdlib2/extra"
+printf 'env_type development {\n  replicas = 1\n}\n' >"$tmp/stdlib2/extra/extra.idp"
+printf 'use "extra" {}\n\nenv "dev" {\n  type = "development"\n}\n' >"$tmp/usebad/main.idp"
+IDP_STDLIB="$tmp/stdlib2" run -C "$tmp/usebad" validate
+expect_rc 0
+expect_out_is "2 files, 3 blocks: valid"
+report "IDP_STDLIB names the stdlib folder"
+
+mkdir -p "$tmp/uselocal/mods/x" "$tmp/uselocal/mods/y"
+printf 'use "./mods/x" {}\n\nenv_type development {\n  replicas = 1\n}\n\nenv "dev" { type = "development" }\n' >"$tmp/uselocal/main.idp"
+printf 'use "../y" {}\n\nresource random.password "shared" {\n  length = 12\n}\n' >"$tmp/uselocal/mods/x/x.idp"
+printf 'use "../x" {}\nuse "." {}\n\nresource random.password "other" {\n  length = 8\n}\n' >"$tmp/uselocal/mods/y/y.idp"
+run -C "$tmp/uselocal" validate
+expect_rc 0
+expect_out_is "3 files, 8 blocks: valid"
+expect_err_empty
+report "use \"./path\": local modules, relative to the using file, each once (cycles are harmless)"
+
+run validate "$tmp/uselocal"
+expect_rc 0
+expect_out_is "3 files, 8 blocks: valid"
+report "use \"./path\" from another folder: relative to the spec's folder"
+
+printf 'use "../x" {}\n\nresource random.password "other" {\n  length =\n}\n' >"$tmp/uselocal/mods/y/y.idp"
+run -C "$tmp/uselocal" validate
+expect_rc 1
+expect_err_starts "mods/y/y.idp:4:11: error: "
+report "a syntax error in a module names the module file's path"
+
+printf 'use "./mods/z" {}\n' >"$tmp/uselocal/main.idp"
+run -C "$tmp/uselocal" validate
+expect_rc 1
+expect_err_starts "main.idp:1:5: error: module \"./mods/z\": no folder mods/z"
+report "a missing local module is an error at the use label"
+unset IDP_STDLIB
+
 # --- the design baseline ---------------------------------------------------------------------------
 if [ -d "$baseline" ]; then
   run validate "$baseline"

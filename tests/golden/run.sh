@@ -36,6 +36,9 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 timeout_s=${IDP_GOLDEN_TIMEOUT:-20}
 export LC_ALL=C
+# `use` reads stdlib modules from the repository's stdlib/, named relative to SUITE/ so that the
+# outputs do not depend on where the repository is.
+export IDP_STDLIB=../../../stdlib
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -451,6 +451,66 @@ SPEC
   )
 fi
 
+# --- modules: `use "kubernetes"` (stdlib) and a local module ----------------------------------
+export IDP_STDLIB="$root/stdlib"
+mkdir -p "$tmp/usek/mods/rnd"
+cat >"$tmp/usek/main.idp" <<'SPEC'
+use "kubernetes" {}
+use "./mods/rnd" {}
+
+integration kubernetes "prod" {
+  server = "https://127.0.0.1:6443"
+}
+
+env_type production {
+  cluster  = integration.prod
+  replicas = 2
+}
+
+env "prod" { type = "production" }
+
+app "shop" {
+  image = "registry.example/acme/shop@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+  port  = 8080
+  variables {
+    MODE = "prod"
+  }
+  need "ns" { type = "namespace" }
+  need "pw" { type = "password" }
+}
+SPEC
+cat >"$tmp/usek/mods/rnd/rnd.idp" <<'SPEC'
+provide password "random" {
+  resource random.password "pw" {
+    length = 16
+  }
+  outputs {
+    value = resource.pw.value
+  }
+}
+SPEC
+plan "$tmp/usek" -env prod
+if [ "$rc" -eq 0 ] && grep -qxF "Plan: 5 to add, 0 to change, 0 to destroy." <<<"$out" &&
+  grep -qF 'name = "shop-prod"' <<<"$out" && grep -qF 'replicas = 2' <<<"$out" &&
+  grep -qF 'env.prod/app.shop/need.workload/kubernetes.service.svc will be created' <<<"$out" &&
+  grep -qF 'env.prod/app.shop/need.pw/random.password.pw will be created' <<<"$out"; then
+  ok "plan: use \"kubernetes\" and a local module: their provides plan (5 to add)"
+else
+  bad "plan: use \"kubernetes\" and a local module: their provides plan (5 to add)" "exit $rc" "$out" "$err"
+fi
+# the saved plan's source hash covers the module files: a change in one makes the plan stale
+plan "$tmp/usek" -env prod -out "$tmp/usek/p.plan"
+h1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("source_hash",""))' "$tmp/usek/p.plan" 2>/dev/null)
+sed -i 's/length = 16/length = 20/' "$tmp/usek/mods/rnd/rnd.idp"
+plan "$tmp/usek" -env prod -out "$tmp/usek/p2.plan"
+h2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("source_hash",""))' "$tmp/usek/p2.plan" 2>/dev/null)
+if [ -n "$h1" ] && [ "$h1" != "$h2" ]; then
+  ok "plan: the source hash covers module files"
+else
+  bad "plan: the source hash covers module files" "h1=$h1" "h2=$h2"
+fi
+unset IDP_STDLIB
+
 # --- no secret in plaintext anywhere the tests wrote ----------------------------------------
 leaks=()
 for s in "${secrets[@]}"; do
