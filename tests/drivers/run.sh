@@ -10,15 +10,4 @@ if [ $# -ne 1 ]; then
   exit 2
 fi
 here=$(cd "$(dirname "$0")" && pwd)
-status=0
-for t in "$here"/*.sh; do
-  case $(basename "$t") in run.sh | lib.sh) continue ;; esac
-  out=$(bash "$t" "$1" 2>&1)
-  rc=$?
-  printf '%s\n' "$out"
-  if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' <<<"$out"; then
-    echo "not ok - $(basename "$t" .sh): exited $rc"
-    status=1
-  fi
-done
-exit $status
+exec "$here/../run_files.sh" "$here" "$1"

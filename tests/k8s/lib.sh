@@ -22,25 +22,10 @@
 #   k8s_fake_stop
 #     stops the fake by its PID; `bad`s a line when it exits non-zero or wrote a sanitizer report.
 # shellcheck shell=bash
-k8s_name=$1
-shift
-if [ $# -ne 1 ]; then
-  echo "usage: $0 BUILD_DIR" >&2
-  exit 2
-fi
-build=$1
-case $build in /*) ;; *) build="$PWD/$build" ;; esac
+# the argument check, build, drvcall, here, LC_ALL and ok/bad are the driver tests' (drivers/lib.sh)
+# shellcheck source=../drivers/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../drivers/lib.sh" "$@" || return 1
 fakeapi="$build/fakeapi"
-drvcall="$build/drvcall"
-here=$(cd "$(dirname "$0")" && pwd)
-export LC_ALL=C
-
-ok() { echo "ok - $k8s_name: $1"; }
-bad() {
-  echo "not ok - $k8s_name: $1"
-  shift
-  for l in "$@"; do printf '%s\n' "$l" | sed 's/^/  /'; done
-}
 
 k8s_fake_start() { # k8s_fake_start DIR [OPTIONS...]
   local dir=$1
