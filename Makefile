@@ -86,7 +86,7 @@ $(1)/libidp.a: $(call objs,$(1)/obj,$(LIB_SRC) $(GEN_C))
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 $(1)/idp: $(call objs,$(1)/obj,$(CLI_SRC)) $(1)/libidp.a
 	$$(say) '  LD     $$@'
-	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ $$(LDLIBS)
+	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ -lmicrohttpd $$(LDLIBS)
 $(1)/unit_tests: $(call objs,$(1)/obj,$(wildcard tests/unit/*.c)) $(1)/libidp.a
 	$$(say) '  LD     $$@'
 	$(Q)$$(CC) $$(CFLAGS) $(2) -o $$@ $$^ -lcmocka -lmicrohttpd $$(LDLIBS)

@@ -98,6 +98,9 @@ typedef struct idp_spec_graph {
   const char *spec_dir;   /* the one directory given, or NULL: file() paths resolve against it */
   struct idp_registry *registry; /* resolves registry_image() (runtime/registry.h), or NULL */
   idp_graph *g;           /* NULL unless the build succeeded */
+  idp_inst_opts opts;     /* what g was instantiated with, for idp_spec_graph_again */
+  const idp_env_sel *sel; /* borrowed from the caller */
+  size_t nsel;
 } idp_spec_graph;
 
 /* Returns IDP_EXIT_OK with R->g set, or IDP_EXIT_ERROR after printing why. vars: -var NAME=VALUE
@@ -107,6 +110,11 @@ typedef struct idp_spec_graph {
 int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_env_sel *sel, size_t nsel,
                          bool images, const char *const *vars, size_t nvars, idp_spec_graph *R);
 void idp_spec_graph_free(idp_spec_graph *R);
+/* Instantiates R's spec again, as idp_spec_graph_build did (the registry's answers are cached),
+ * with app images pinned by pin (decision 9; instance.h). NULL after printing the errors. */
+idp_graph *idp_spec_graph_again(idp_spec_graph *R,
+                                const char *(*pin)(void *, const char *, const char *, const struct idp_value *),
+                                void *payload);
 /* idp_inst_opts.configure for every command: the drivers' configure (derived integration outputs,
  * such as postgres host and port from the DSN, known at plan time). */
 struct idp_value *idp_spec_configure(void *payload, idp_arena *a, const char *driver, const struct idp_value *inputs);
@@ -131,5 +139,51 @@ int idp_plan_saved(const char *cmd, char **args, size_t nargs, struct idp_env_se
                    const char *const *vars, size_t nvars, const struct idp_plan_opts *po, double lock_timeout,
                    bool json, struct json_t **saved);
 int idp_cmd_show(int argc, char **argv);
+/* `idp pipeline run|status|approve|cancel|resume` (cmd_pipeline.c). */
+int idp_cmd_pipeline(int argc, char **argv);
+/* `idp serve` and `idp watch`: the pipelines' triggers (cmd_serve.c). */
+int idp_cmd_serve(int argc, char **argv);
+int idp_cmd_watch(int argc, char **argv);
+
+/* --- image pins and pipeline deploys (decisions 9 and 10; pipeline_deploy.c) -------------------- */
+
+/* A pipeline's deploy of app to env with image (the pipeline and run are recorded with the pin).
+ * pending and first are filled by idp_deploy_scope. */
+typedef struct idp_pin_req {
+  const char *env, *app, *image, *pipeline, *run;
+  struct json_t *pending;     /* what the deploy leaves for a reviewed apply (owned by the caller) */
+  bool first;                 /* the app had nothing in env: created in full */
+  char why[512];              /* why planning failed, when it did (no secret) */
+} idp_pin_req;
+
+/* Where pins come from: the deploy's request (if any), then the states' pins. */
+typedef struct idp_pin_src {
+  const idp_pin_req *req;
+  struct idp_state *const *states;
+  size_t nstates;
+  bool sentinel;              /* the request's app gets no image at all (finding what it reaches) */
+} idp_pin_src;
+
+/* idp_inst_opts.image_pin over an idp_pin_src: the request's image for its app and env, else the
+ * state's pin while the app's image (evaluated, when known) is of the pin's repository. */
+const char *idp_pin_lookup(void *payload, const char *env, const char *app, const struct idp_value *evaluated);
+/* The length of image's repository part: "HOST/REPO" of "HOST/REPO@sha256:..." or "HOST/REPO:TAG". */
+size_t idp_image_repo(const char *image);
+/* True if any of states[0..n) holds a pin. */
+bool idp_pins_any(struct idp_state *const *states, size_t n);
+/* Narrows a plan of g (instantiated with req's pin) to what decision 10 lets a deploy change, in
+ * po (targets allocated in g, exact), and marks the instances' other inputs ignored; fills
+ * req->pending and req->first. Returns 0 or a negative IDP_STATE_E* / IDP_PLAN_EREFUSED code. */
+struct idp_plan_opts;
+struct idp_state_error;
+int idp_deploy_scope(idp_spec_graph *R, idp_graph *g, struct idp_state *const *states, const bool *deletable,
+                     size_t nst, idp_pin_req *req, struct idp_plan_opts *po, struct idp_state_error *err);
+/* Plans req's deploy in spec_dir (cmd_plan.c) as `apply` plans first: the plan printed, the saved
+ * plan's JSON in *saved. Returns an IDP_EXIT_*. */
+int idp_plan_pinned(const char *spec_dir, idp_pin_req *req, struct json_t **saved);
+/* Carries out a saved plan's JSON as `idp apply PLANFILE -auto-approve` would (cmd_apply.c),
+ * recording the pin its args name once every step succeeded. Returns an IDP_EXIT_*; on failure,
+ * why[0..whysize) gets the first failure (address, operation, message). */
+int idp_apply_saved(const struct json_t *saved, const char *cmd, char *why, size_t whysize);
 
 #endif

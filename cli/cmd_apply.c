@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -17,12 +18,15 @@
 #include "../runtime/planfile.h"
 #include "../runtime/planner.h"
 #include "cli.h"
+#include "term.h"
 
 typedef struct apply_opts {
   const char *cmd;           /* "apply" or "destroy" */
   bool auto_approve, json;
   unsigned parallelism;
   double lock_timeout;
+  char *why;                 /* idp_apply_saved: the first failure goes here (whysize bytes) */
+  size_t whysize;
 } apply_opts;
 
 static volatile sig_atomic_t interrupted;
@@ -93,6 +97,7 @@ typedef struct refill {
   idp_env_list envs;
   idp_state *const *states; /* during a call */
   size_t nstates;
+  idp_pin_req pin;            /* a pipeline deploy's pin (args "pin"; strings borrowed), if pin.env */
 } refill;
 
 /* idp_inst_opts.output: an applied resource's output, from its record in state. */
@@ -149,6 +154,10 @@ static bool refill_load(refill *f, char *err, size_t errsize) {
     f->vars[f->nvars++] = b.data;
     json_decref(plain);
   }
+  const json_t *pin = json_object_get(args, "pin");
+  f->pin.env = json_string_value(json_object_get(pin, "env"));
+  f->pin.app = json_string_value(json_object_get(pin, "app"));
+  f->pin.image = json_string_value(json_object_get(pin, "image"));
   char *dir = (char *)json_string_value(json_object_get(f->saved, "dir"));
   if (idp_spec_graph_build(f->o->cmd, &dir, 1, f->envs.v, f->envs.n, false, (const char *const *)f->vars, f->nvars,
                            &f->R) != IDP_EXIT_OK) {
@@ -178,12 +187,16 @@ static int refill_fill(void *payload, idp_state *const *states, size_t nstates, 
   }
   f->states = states;
   f->nstates = nstates;
+  idp_pin_src pins = {.req = f->pin.env && f->pin.app && f->pin.image ? &f->pin : NULL, .states = states,
+                      .nstates = nstates};
   idp_inst_opts io = {.spec_dir = f->R.spec_dir,
                       .output = state_output,
                       .configure = idp_spec_configure,
                       .hooks_payload = f,
                       .vars = (const char *const *)f->vars,
-                      .nvars = f->nvars};
+                      .nvars = f->nvars,
+                      .image_pin = idp_pin_lookup,
+                      .pin_payload = &pins};
   idp_diags d;
   idp_diags_init(&d);
   idp_graph *g = idp_instantiate_with(f->R.files, f->R.nfiles, f->envs.v, f->envs.n, &io, &d);
@@ -234,6 +247,52 @@ static void record_env_types(const json_t *saved, idp_state *const *states, size
     for (size_t k = 0; name && type && k < nst; k++)
       if (idp_state_env(states[k]) && strcmp(idp_state_env(states[k]), name) == 0) idp_state_set_env_type(states[k], type);
   }
+}
+
+/* Whether st holds a resource of app. */
+static bool app_in_state(const idp_state *st, const char *app) {
+  char prefix[128];
+  snprintf(prefix, sizeof prefix, "env.%s/app.%s", idp_state_env(st), app);
+  for (size_t k = 0; k < idp_state_count(st); k++)
+    if (idp_plan_addr_under(idp_state_res_address(idp_state_at(st, k)), prefix)) return true;
+  return false;
+}
+
+/* Decision 9, once a run succeeded: the pin a pipeline deploy's plan names goes into its
+ * environment's state; an app a pipeline deploys that got its image from a reviewed apply keeps
+ * that image as its pin (the plan's "images"); an app with nothing left in an environment loses
+ * its pin there. */
+static int record_pins(const json_t *saved, idp_backend *b, idp_state *const *states, size_t nst, idp_state_error *err) {
+  const json_t *pin = json_object_get(json_object_get(saved, "args"), "pin");
+  const char *env = json_string_value(json_object_get(pin, "env"));
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  for (size_t i = 0; i < nst; i++) {
+    const char *e = idp_state_env(states[i]);
+    if (!e) continue;
+    if (env && strcmp(env, e) == 0)
+      idp_state_set_pin(states[i], json_string_value(json_object_get(pin, "app")),
+                        json_string_value(json_object_get(pin, "image")),
+                        json_string_value(json_object_get(pin, "pipeline")), json_string_value(json_object_get(pin, "run")),
+                        stamp);
+    size_t n;
+    json_t *im;
+    json_array_foreach(json_object_get(saved, "images"), n, im) {
+      const char *app = json_string_value(json_object_get(im, "app")), *ie = json_string_value(json_object_get(im, "env"));
+      if (app && ie && strcmp(ie, e) == 0 && app_in_state(states[i], app))
+        idp_state_set_pin(states[i], app, json_string_value(json_object_get(im, "image")),
+                          json_string_value(json_object_get(im, "pipeline")), NULL, stamp);
+    }
+    const char *app;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe((json_t *)idp_state_pins(states[i]), tmp, app, v)
+      if (!app_in_state(states[i], app)) idp_state_set_pin(states[i], app, NULL, NULL, NULL, NULL);
+    if (idp_state_dirty(states[i]) && idp_backend_write(b, states[i], NULL, err) < 0) return -1;
+  }
+  return 0;
 }
 
 static int run_saved(const json_t *saved, const apply_opts *o) {
@@ -307,20 +366,26 @@ static int run_saved(const json_t *saved, const apply_opts *o) {
   if (!o->json) {
     if (res.failed || res.skipped) {
       printf("\n%s %s: %zu of %zu steps failed, %zu skipped; done: %zu added, %zu changed, %zu destroyed.\n",
-             o->cmd[0] == 'a' ? "Apply" : "Destroy", interrupted ? "interrupted" : "failed", res.failed, res.total,
+             strcmp(o->cmd, "destroy") != 0 ? "Apply" : "Destroy", interrupted ? "interrupted" : "failed", res.failed, res.total,
              res.skipped, res.added, res.changed, res.destroyed);
     } else {
       printf("\n%s complete! Resources: %zu added, %zu changed, %zu destroyed.\n",
-             o->cmd[0] == 'a' ? "Apply" : "Destroy", res.added, res.changed, res.destroyed);
+             strcmp(o->cmd, "destroy") != 0 ? "Apply" : "Destroy", res.added, res.changed, res.destroyed);
     }
   }
   for (size_t i = 0; i < prog.nfails; i++)
     fprintf(stderr, "idp %s: error: %s: %s: %s\n", o->cmd, prog.fails[i].addr, prog.fails[i].op, prog.fails[i].msg);
+  if (o->why && prog.nfails)
+    snprintf(o->why, o->whysize, "%s: %s: %s", prog.fails[0].addr, prog.fails[0].op, prog.fails[0].msg);
+  else if (o->why && interrupted)
+    snprintf(o->why, o->whysize, "interrupted");
   if (interrupted) fprintf(stderr, "idp %s: interrupted: the steps in flight finished and are recorded\n", o->cmd);
   rc = res.failed || res.skipped ? IDP_EXIT_ERROR : IDP_EXIT_OK;
+  if (rc == IDP_EXIT_OK && !interrupted && record_pins(saved, b, states, nst, &err) < 0) goto fail;
   goto out;
 fail:
   fprintf(stderr, "idp %s: error: %s\n", o->cmd, err.msg);
+  if (o->why) snprintf(o->why, o->whysize, "%s", err.msg);
 out:
   for (size_t i = 0; i < prog.nfails; i++) {
     free(prog.fails[i].addr);
@@ -360,7 +425,7 @@ static bool approved(const apply_opts *o) {
   fflush(stdout);
   char line[64];
   if (!fgets(line, sizeof line, stdin) || strcmp(line, "yes\n") != 0) {
-    printf("\n%s cancelled.\n", o->cmd[0] == 'a' ? "Apply" : "Destroy");
+    printf("\n%s cancelled.\n", strcmp(o->cmd, "destroy") != 0 ? "Apply" : "Destroy");
     return false;
   }
   putchar('\n');
@@ -395,10 +460,11 @@ static int apply_or_destroy(int argc, char **argv, bool destroy) {
       {"parallelism", IDP_FLAG_COUNT, &o.parallelism},
       {"json", IDP_FLAG_BOOL, &o.json},
       {"lock-timeout", IDP_FLAG_DURATION, &o.lock_timeout},
+      {"no-color", IDP_FLAG_BOOL, &idp_no_color},
       {"target", IDP_FLAG_LIST, &targets},
       {"replace", IDP_FLAG_LIST, &replace},
   };
-  size_t nflags = destroy ? 7 : 8, nargs; /* destroy takes no -replace */
+  size_t nflags = destroy ? 8 : 9, nargs; /* destroy takes no -replace */
   char **args;
   int rc = IDP_EXIT_ERROR;
   if (idp_parse_flags(o.cmd, argc, argv, all, nflags, &args, &nargs) < 0) goto out;
@@ -430,6 +496,12 @@ static int apply_or_destroy(int argc, char **argv, bool destroy) {
 out:
   idp_flags_free(all, nflags, args);
   return rc;
+}
+
+int idp_apply_saved(const json_t *saved, const char *cmd, char *why, size_t whysize) {
+  apply_opts o = {.cmd = cmd, .auto_approve = true, .lock_timeout = 300, .why = why, .whysize = whysize};
+  if (why && whysize) why[0] = '\0';
+  return run_saved(saved, &o);
 }
 
 int idp_cmd_apply(int argc, char **argv) { return apply_or_destroy(argc, argv, false); }

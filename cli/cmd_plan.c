@@ -15,6 +15,7 @@
 #include "../runtime/refresh.h"
 #include "../runtime/state.h"
 #include "cli.h"
+#include "term.h"
 
 enum { PLAN_EXIT_CHANGES = 2 };
 
@@ -30,6 +31,7 @@ typedef struct plan_opts {
   const char *const *vars;  /* -var NAME=VALUE */
   size_t nvars;
   idp_plan_opts plan;       /* -target, -replace, -destroy */
+  idp_pin_req *pin;         /* a pipeline's deploy (pipeline_deploy.c), or NULL */
 } plan_opts;
 
 /* Is the var block named name (in R's files) declared `secret = true`? */
@@ -91,6 +93,12 @@ static json_t *args_json(const idp_spec_graph *R, const idp_env_sel *sel, size_t
   json_object_set_new(a, "replace", r);
   json_object_set_new(a, "destroy", json_boolean(o->plan.destroy));
   json_object_set_new(a, "var", vars);
+  if (o->pin) {
+    json_t *p = json_pack("{s:s, s:s, s:s}", "env", o->pin->env, "app", o->pin->app, "image", o->pin->image);
+    if (o->pin->pipeline) json_object_set_new(p, "pipeline", json_string(o->pin->pipeline));
+    if (o->pin->run) json_object_set_new(p, "run", json_string(o->pin->run));
+    json_object_set_new(a, "pin", p);
+  }
   return a;
 }
 
@@ -110,6 +118,40 @@ static void add_header(json_t *j, idp_state *const *states, size_t nst, const id
     json_array_append_new(sts, s);
   }
   json_object_set_new(j, "states", sts);
+}
+
+/* Decision 9: an app a pipeline deploys keeps its image between the pipeline's runs. Where such
+ * an app has no pin yet in an environment the pipeline deploys it to (or one of a repository the
+ * app no longer names), the image this plan resolved becomes its pin once the apply succeeds
+ * (cmd_apply.c), so that later plans keep it until the pipeline moves it:
+ * [{"env", "app", "image", "pipeline"}], or NULL when none. */
+static json_t *images_json(const idp_spec_graph *R, idp_state *const *states, size_t nst) {
+  json_t *out = NULL;
+  const idp_spec *sp = R->L.spec;
+  for (size_t p = 0; p < sp->npipelines; p++)
+    for (size_t k = 0; k < sp->pipelines[p].nstages; k++) {
+      const idp_spec_stage *s = &sp->pipelines[p].stages[k];
+      if (s->deploy_app.kind != IDP_SPEC_LITERAL || s->deploy_env.kind != IDP_SPEC_LITERAL) continue;
+      const char *env = s->deploy_env.s, *app = s->deploy_app.s;
+      for (size_t i = 0; i < nst; i++) {
+        const char *e = idp_state_env(states[i]);
+        const char *img = e && strcmp(e, env) == 0 ? idp_graph_app_image(R->g, env, app) : NULL;
+        const char *pin = img ? idp_state_pin(states[i], app) : NULL;
+        /* none yet, or one of another repository than the app now names */
+        if (!img || (pin && idp_image_repo(pin) == idp_image_repo(img) && strncmp(pin, img, idp_image_repo(img)) == 0))
+          continue;
+        if (!out) out = json_array();
+        bool dup = false;
+        size_t n;
+        json_t *x;
+        json_array_foreach(out, n, x) dup |= strcmp(json_string_value(json_object_get(x, "env")), env) == 0 &&
+                                            strcmp(json_string_value(json_object_get(x, "app")), app) == 0;
+        if (!dup)
+          json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s}", "env", env, "app", app, "image", img, "pipeline",
+                                               sp->pipelines[p].name));
+      }
+    }
+  return out;
 }
 
 /* Writes the saved plan of -out. */
@@ -136,6 +178,8 @@ static int save_plan(const idp_spec_graph *R, const char *dir, const idp_plan *p
   json_object_set_new(j, "dir", json_string(abs ? abs : dir));
   json_object_set_new(j, "source_hash", json_string(hash));
   json_object_set_new(j, "args", args);
+  json_t *images = o->pin ? NULL : images_json(R, states, nst);
+  if (images) json_object_set_new(j, "images", images);
   free(abs);
   if (o->keep) {
     *o->keep = j;
@@ -148,7 +192,7 @@ static int save_plan(const idp_spec_graph *R, const char *dir, const idp_plan *p
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_sel *sel, size_t nsel,
+static int plan_states(idp_spec_graph *R, const char *dir, const idp_env_sel *sel, size_t nsel,
                        const plan_opts *o) {
   const idp_loaded *L = &R->L;
   const idp_graph *g = R->g;
@@ -177,6 +221,8 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
   idp_state **states = idp_xcalloc(nenv + 2, sizeof *states);
   bool *deletable = idp_xcalloc(nenv + 2, sizeof *deletable);
   idp_plan *plan = NULL;
+  idp_graph *pinned = NULL;
+  idp_plan_opts po = o->plan;
   idp_refresh_result drift = {0};
   bool refreshed = false;
   idp_state_key key;
@@ -202,6 +248,14 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
     free(path);
     if (r < 0) goto fail;
   }
+  /* Decision 9: apps a pipeline deployed keep the image it deployed; decision 10: a deploy
+   * changes only what its image reaches. */
+  idp_pin_src pins = {.req = o->pin, .states = states, .nstates = nst};
+  if (o->pin || idp_pins_any(states, nst)) {
+    if (!(pinned = idp_spec_graph_again(R, idp_pin_lookup, &pins))) goto out;
+    g = pinned;
+  }
+  if (o->pin && idp_deploy_scope(R, pinned, states, deletable, nst, o->pin, &po, &err) < 0) goto fail;
   if (!o->no_refresh) { /* the real objects, read through the drivers (refresh.h) */
     char msg[512];
     idp_http *http = idp_http_new(NULL, msg, sizeof msg);
@@ -223,7 +277,7 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
       puts(text ? text : "{}");
       free(text);
     } else if (drift.n) {
-      idp_refresh_print(&drift, stdout);
+      idp_refresh_print_color(&drift, stdout, idp_term_color(stdout));
       printf("Drift: %zu object%s changed outside of idp (of %zu read).\n", drift.n, drift.n == 1 ? "" : "s", drift.read);
     } else {
       printf("No changes. The %zu object%s read match%s the state.\n", drift.read, drift.read == 1 ? "" : "s",
@@ -233,7 +287,7 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
     rc = o->detailed && drift.n ? PLAN_EXIT_CHANGES : IDP_EXIT_OK;
     goto out;
   }
-  if (idp_plan_make(&plan, g, states, deletable, nst, &o->plan, &err) < 0) goto fail;
+  if (idp_plan_make(&plan, g, states, deletable, nst, &po, &err) < 0) goto fail;
   if (!have_key) {
     for (size_t i = 0; i < plan->n; i++) {
       const idp_plan_res *r = &plan->v[i];
@@ -267,14 +321,31 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
     puts(text);
     free(text);
   } else {
-    if (refreshed) idp_refresh_print(&drift, stdout);
-    if (o->plan.ntargets)
+    if (refreshed) idp_refresh_print_color(&drift, stdout, idp_term_color(stdout));
+    if (o->pin)
+      printf("Pipeline deploy of %s to %s, image %s: %s.%s\n\n", o->pin->app, o->pin->env, o->pin->image,
+             o->pin->first ? "the app is new there, so all of it is created"
+                           : "only what the image changes is planned",
+             json_array_size(o->pin->pending) ? " Other changes of the app wait for a reviewed apply (see the run)." : "");
+    else if (o->plan.ntargets)
       printf("Targeting is in effect: this plan covers only the resources -target names%s; the rest are left as "
              "they are. Use it for exceptional cases, not routinely.\n\n",
              o->plan.destroy ? " and what depends on them" : " and what they depend on");
-    idp_plan_print(plan, stdout);
+    idp_plan_print_color(plan, stdout, idp_term_color(stdout));
     if (o->out) printf("\nSaved the plan to %s: 'idp apply %s' carries out exactly these actions.\n", o->out, o->out);
   }
+  if (!o->json && !o->pin)
+    for (size_t i = 0; i < nst; i++) {
+      const char *app;
+      json_t *p;
+      json_object_foreach((json_t *)idp_state_pins(states[i]), app, p) {
+        const char *run = json_string_value(json_object_get(p, "run"));
+        const char *pl = json_string_value(json_object_get(p, "pipeline"));
+        fprintf(stderr, "idp %s: note: app %s in %s keeps %s (%s%s); only pipeline %s moves it (decision 9)\n",
+                o->cmd, app, idp_state_env(states[i]), json_string_value(json_object_get(p, "image")),
+                run ? "deployed by run " : "the image it was applied with", run ? run : "", pl ? pl : "runs");
+      }
+    }
   if (nsel == 0) {
     bool sh = false;
     char **names = NULL;
@@ -292,8 +363,10 @@ static int plan_states(const idp_spec_graph *R, const char *dir, const idp_env_s
   goto out;
 fail:
   fprintf(stderr, "idp %s: error: %s\n", o->cmd, err.msg);
+  if (o->pin) snprintf(o->pin->why, sizeof o->pin->why, "%.*s", (int)sizeof o->pin->why - 1, err.msg);
 out:
   idp_plan_free(plan);
+  idp_graph_free(pinned);
   if (refreshed) idp_refresh_result_free(&drift);
   for (size_t i = 0; i < nst; i++) idp_state_free(states[i]);
   free(states);
@@ -352,6 +425,14 @@ int idp_plan_saved(const char *cmd, char **args, size_t nargs, idp_env_sel *sel,
   return plan(args, nargs, sel, nsel, &o);
 }
 
+int idp_plan_pinned(const char *spec_dir, idp_pin_req *req, json_t **saved) {
+  plan_opts o = {.cmd = "pipeline", .keep = saved, .pin = req, .lock_timeout = 300};
+  idp_env_sel sel = {.name = req->env};
+  char *args[] = {(char *)spec_dir};
+  *saved = NULL;
+  return plan(args, 1, &sel, 1, &o);
+}
+
 int idp_cmd_plan(int argc, char **argv) {
   plan_opts o = {.cmd = "plan"};
   bool refresh = true;
@@ -369,6 +450,7 @@ int idp_cmd_plan(int argc, char **argv) {
       {"refresh", IDP_FLAG_BOOL, &refresh},
       {"refresh-only", IDP_FLAG_BOOL, &o.refresh_only},
       {"lock-timeout", IDP_FLAG_DURATION, &o.lock_timeout},
+      {"no-color", IDP_FLAG_BOOL, &idp_no_color},
   };
   size_t nflags = sizeof flags / sizeof *flags, nargs;
   char **args;

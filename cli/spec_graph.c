@@ -54,6 +54,9 @@ int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_e
     o.image = idp_registry_image;
     o.image_payload = R->registry;
   }
+  R->opts = o;
+  R->sel = sel;
+  R->nsel = nsel;
   if (!R->L.diags.errors) R->g = idp_instantiate_with(R->files, R->nfiles, sel, nsel, &o, &R->L.diags);
   /* The inputs against the driver schemas: types, integrations, secrets (decision 8). */
   if (R->g && !R->L.diags.errors) idp_check_graph(R->g, &R->L.diags);
@@ -62,6 +65,25 @@ int idp_spec_graph_build(const char *cmd, char **args, size_t nargs, const idp_e
     return IDP_EXIT_ERROR;
   }
   return IDP_EXIT_OK;
+}
+
+idp_graph *idp_spec_graph_again(idp_spec_graph *R,
+                                const char *(*pin)(void *, const char *, const char *, const struct idp_value *),
+                                void *payload) {
+  idp_inst_opts o = R->opts;
+  o.image_pin = pin;
+  o.pin_payload = payload;
+  idp_diags d;
+  idp_diags_init(&d);
+  idp_graph *g = idp_instantiate_with(R->files, R->nfiles, R->sel, R->nsel, &o, &d);
+  if (!d.errors) idp_check_graph(g, &d);
+  if (d.errors) {
+    print_errors(&d, "");
+    idp_graph_free(g);
+    g = NULL;
+  }
+  idp_diags_free(&d);
+  return g;
 }
 
 void idp_spec_graph_free(idp_spec_graph *R) {

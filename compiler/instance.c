@@ -596,6 +596,14 @@ static idp_value *app_attr(const scope *sc, const char *attr) {
   }
   if (strcmp(attr, "image") != 0 && strcmp(attr, "port") != 0 && strcmp(attr, "variables") != 0) return NULL;
   const idp_item *it = body_attr(&app->it->body, attr);
+  if (it && sc->env && st->hooks.image_pin && strcmp(attr, "image") == 0) { /* decision 9 */
+    memo *m = memo_get(st, MEMO_APP, sc->env, app, it);
+    if (m->state == M_DONE) return m->val;
+    idp_value *v = memo_eval(&asc, m, app->src);
+    const char *pin = st->hooks.image_pin(st->hooks.pin_payload, sc->env->name, app->l1, v);
+    if (pin) m->val = idp_value_cstring(a, pin);
+    return m->val;
+  }
   if (it) return memo_eval(&asc, memo_get(st, MEMO_APP, sc->env, app, it), app->src);
   if (strcmp(attr, "variables") != 0) return idp_value_null(a);
   idp_map_builder mb;
@@ -1085,9 +1093,39 @@ const idp_inst *idp_graph_find(const idp_graph *g, const char *addr) {
   return in && in->included ? &in->pub : NULL;
 }
 
+const char *idp_graph_app_image(const idp_graph *g, const char *env, const char *app) {
+  idp_inst_state *st = g->st;
+  const top *t = st ? find_top(st, "app", app, NULL) : NULL;
+  const idp_item *it = t ? body_attr(&t->it->body, "image") : NULL;
+  for (size_t e = 0; it && e < st->nenvs; e++) {
+    if (strcmp(st->envs[e].name, env) != 0) continue;
+    const memo *m = memo_get(st, MEMO_APP, &st->envs[e], t, it);
+    return m->state == M_DONE && m->val->kind == IDP_V_STRING ? m->val->u.string.s : NULL;
+  }
+  return NULL;
+}
+
 const char *idp_graph_integration_driver(const idp_graph *g, const char *name) {
   const top *t = g->st ? find_top(g->st, "integration", NULL, name) : NULL;
   return t ? t->l1 : NULL;
+}
+
+idp_value *idp_graph_eval_top(idp_graph *g, idp_source *src, const idp_expr *e, idp_diags *d) {
+  idp_inst_state *st = g->st;
+  idp_diags *saved = st->d;
+  st->d = d; /* what the expression reaches reports here too */
+  scope sc = {.st = st};
+  idp_eval_ctx c;
+  idp_eval_ctx_init(&c, st->a, d, src);
+  c.resolve = resolve;
+  c.resolve_payload = &sc;
+  c.spec_dir = st->spec_dir;
+  c.image_resolver = st->image;
+  c.image_payload = st->image_payload;
+  idp_value *v = NULL;
+  if (idp_eval(&c, e, &v) != IDP_EVAL_OK) v = NULL;
+  st->d = saved;
+  return v;
 }
 
 static void dot_str(FILE *out, const char *s) {

@@ -87,6 +87,11 @@ typedef struct idp_inst_opts {
   void *hooks_payload;       /* output's and configure's payload */
   const char *const *vars;   /* "NAME=VALUE": var values given (-var), before IDP_VAR_NAME and defaults */
   size_t nvars;
+  /* Decision 9: the image a pipeline pinned for app in env ("HOST/REPO@sha256:..."), which
+   * app.image then is in that environment instead of what the app block gives (evaluated: that
+   * value, maybe unknown); NULL: no pin, the evaluated value stands. */
+  const char *(*image_pin)(void *payload, const char *env, const char *app, const struct idp_value *evaluated);
+  void *pin_payload;
 } idp_inst_opts;
 
 /* idp_instantiate with options (o->spec_dir in place of spec_dir). */
@@ -97,8 +102,17 @@ void idp_graph_free(idp_graph *g);
 /* The instance at addr, or NULL. */
 const idp_inst *idp_graph_find(const idp_graph *g, const char *addr);
 
+/* The image app's `image` gave in environment env (a pin, or what registry_image() resolved),
+ * when instantiation evaluated it (a workload reads it) and it is a known string; else NULL. */
+const char *idp_graph_app_image(const idp_graph *g, const char *env, const char *app);
+
 /* The driver of the integration block named name ("postgres" for integration.shared-pg), or NULL. */
 const char *idp_graph_integration_driver(const idp_graph *g, const char *name);
+
+/* Evaluates e (an expression of src) at the top level of g's spec, where var.*, integration.*
+ * (`integration.main` is the map of its attributes) and top-level resources are in scope: what a
+ * pipeline block's attributes read. The value lives in g's arena; NULL after errors reported to d. */
+idp_value *idp_graph_eval_top(idp_graph *g, idp_source *src, const idp_expr *e, idp_diags *d);
 
 /* Prints the graph as DOT: one node per instance (label: address and driver kind), one edge per
  * dependency, drawn from the dependency to its dependent (the order of creation). Sorted. */

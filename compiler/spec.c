@@ -249,9 +249,54 @@ static void record_app(idp_spec *s, idp_source *src, const idp_item *top) {
   }
 }
 
+/* The attributes of block b (its kind and label as given) into pb, for the step checks. */
+static void record_pblock(idp_spec *s, idp_spec_pblock *pb, const char *kind, const idp_item *b) {
+  pb->kind = kind;
+  pb->loc = b->name_loc;
+  if (b->nlabels == 1) {
+    pb->label = keep(s, b->labels->name);
+    pb->label_loc = b->labels->loc;
+  }
+  size_t n = 0;
+  for (const idp_item *it = b->body.first; it; it = it->next) n += it->kind == IDP_ITEM_ATTR;
+  pb->attrs = idp_arena_alloc(&s->arena, (n + 1) * sizeof *pb->attrs);
+  for (const idp_item *it = b->body.first; it; it = it->next) {
+    if (it->kind != IDP_ITEM_ATTR || !it->value) continue;
+    const idp_expr *e = it->value;
+    idp_spec_pattr *a = &pb->attrs[pb->nattrs++];
+    memset(a, 0, sizeof *a);
+    a->name = keep(s, it->name);
+    a->name_loc = it->name_loc;
+    a->kind = e->kind;
+    a->loc = e->loc;
+    a->s = idp_spec_literal(&s->arena, e);
+    if (e->kind == IDP_E_NUMBER) a->number = e->u.number;
+    if (e->kind == IDP_E_UNARY && e->u.unary.op == IDP_OP_NEG && e->u.unary.operand->kind == IDP_E_NUMBER) {
+      a->kind = IDP_E_NUMBER; /* -1 is a number to the checks */
+      a->number = -e->u.unary.operand->u.number;
+    }
+    if (e->kind == IDP_E_GETATTR && e->u.getattr.obj->kind == IDP_E_REF &&
+        strcmp(e->u.getattr.obj->u.ref.name, "integration") == 0)
+      a->integration = keep(s, e->u.getattr.name);
+  }
+}
+
 static void record_stage(idp_spec *s, idp_spec_stage *st, const idp_item *b) {
   st->name = keep(s, b->labels->name);
   st->loc = b->labels->loc;
+  record_pblock(s, &st->self, "stage", b);
+  st->self.label = NULL;
+  size_t n = 0;
+  for (const idp_item *it = b->body.first; it; it = it->next) n += it->kind == IDP_ITEM_BLOCK;
+  st->steps = idp_arena_alloc(&s->arena, (n + 1) * sizeof *st->steps);
+  for (const idp_item *it = b->body.first; it; it = it->next) {
+    static const char *const kinds[] = {"deploy", "check", "approval", "wait"};
+    for (size_t k = 0; k < 4; k++)
+      if (is_block(it, kinds[k], k == 1)) {
+        memset(&st->steps[st->nsteps], 0, sizeof *st->steps);
+        record_pblock(s, &st->steps[st->nsteps++], kinds[k], it);
+      }
+  }
   const idp_item *after = attr(&b->body, "after");
   if (after) {
     st->after_attr = (idp_spec_lit){IDP_SPEC_EXPR, NULL, after->value->loc};
@@ -277,6 +322,16 @@ static void record_pipeline(idp_spec *s, idp_source *src, const idp_item *top) {
   p->src = src;
   p->loc = top->labels->loc;
   p->stages = idp_arena_alloc(&s->arena, (n + 1) * sizeof *p->stages);
+  record_pblock(s, &p->self, "pipeline", top);
+  p->self.label = NULL;
+  size_t nt = 0;
+  for (const idp_item *it = top->body.first; it; it = it->next) nt += is_block(it, "trigger", 1);
+  p->triggers = idp_arena_alloc(&s->arena, (nt + 1) * sizeof *p->triggers);
+  for (const idp_item *it = top->body.first; it; it = it->next)
+    if (is_block(it, "trigger", 1)) {
+      memset(&p->triggers[p->ntriggers], 0, sizeof *p->triggers);
+      record_pblock(s, &p->triggers[p->ntriggers++], "trigger", it);
+    }
   for (const idp_item *it = top->body.first; it; it = it->next) {
     if (!is_block(it, "stage", 1)) continue;
     bool dup = false;
@@ -822,10 +877,181 @@ static void check_matching(checker *c) {
   free(scratch);
 }
 
-/* A pipeline's stages: `after` names stages of it, without a cycle; deploy names an app and env. */
+/* --- the attributes of pipeline blocks ------------------------------------------------------ */
+
+/* What an attribute of a pipeline block takes. Only literal values are checked: an expression is
+ * evaluated when the pipeline runs (cli/pipeline_spec.c), and checked there. */
+typedef enum { PT_STRING, PT_DURATION, PT_WHOLE, PT_INTEGRATION, PT_ANY } ptype;
+
+typedef struct prule {
+  const char *name;
+  ptype type;
+  bool required;
+  double min, max;          /* PT_WHOLE: the range; PT_DURATION: min 0 or a positive minimum */
+  const char *example;      /* how to write it, for "needs NAME" */
+} prule;
+
+typedef struct pkind {
+  const char *kind, *label; /* label NULL: the block takes none */
+  const prule *rules;
+  size_t nrules;
+} pkind;
+
+static const prule r_trigger[] = {
+    {"registry", PT_INTEGRATION, false, 0, 0, "registry = integration.NAME"},
+    {"repository", PT_STRING, true, 0, 0, "repository = \"team/app\""},
+    {"tag", PT_STRING, false, 0, 0, "tag = \"v*\""},
+};
+static const prule r_stage[] = {{"after", PT_ANY, false, 0, 0, NULL}};
+static const prule r_deploy[] = {
+    {"app", PT_STRING, true, 0, 0, "app = \"NAME\""},
+    {"env", PT_STRING, true, 0, 0, "env = \"NAME\""},
+};
+static const prule r_check[] = {
+    {"url", PT_STRING, true, 0, 0, "url = \"https://HOST/health\""},
+    {"expect_status", PT_WHOLE, false, 100, 599, NULL},
+    {"timeout", PT_DURATION, false, 0.001, 0, NULL},
+    {"retries", PT_WHOLE, false, 0, 100, NULL},
+    {"interval", PT_DURATION, false, 0, 0, NULL},
+};
+static const prule r_approval[] = {{"approvers", PT_WHOLE, false, 1, 100, NULL}};
+static const prule r_wait[] = {{"duration", PT_DURATION, true, 0, 0, "duration = \"10m\""}};
+
+#define RULES(r) r, sizeof r / sizeof *r
+static const pkind pkinds[] = {
+    {"pipeline", NULL, NULL, 0},        {"trigger", "image_push", RULES(r_trigger)},
+    {"stage", NULL, RULES(r_stage)},    {"deploy", NULL, RULES(r_deploy)},
+    {"check", "http", RULES(r_check)},  {"approval", NULL, RULES(r_approval)},
+    {"wait", NULL, RULES(r_wait)},
+};
+
+/* How messages name a block: `check "http"`, `deploy`, `stage "dev"`. */
+static const char *pblock_name(checker *c, const idp_spec_pblock *b, const char *name) {
+  if (b->label) return idp_arena_sprintf(&c->arena, "%s \"%s\"", b->kind, b->label);
+  if (name) return idp_arena_sprintf(&c->arena, "%s \"%s\"", b->kind, name);
+  return b->kind;
+}
+
+static void check_pattr(checker *c, idp_source *src, const char *what, const prule *r, const idp_spec_pattr *a) {
+  const idp_spec *s = c->s;
+  const char *tname = a->kind == IDP_E_NUMBER ? "a number" : a->kind == IDP_E_BOOL ? "a bool"
+                      : a->kind == IDP_E_NULL ? "null" : a->kind == IDP_E_LIST ? "a list"
+                      : a->kind == IDP_E_MAP ? "a map" : a->s ? "a string" : NULL;
+  switch (r->type) {
+  case PT_ANY: break;
+  case PT_STRING:
+    if (tname && !a->s) {
+      idp_diag_error(c->d, src, a->loc, "%s of %s takes a string, not %s", r->name, what, tname);
+      idp_diag_hint(c->d, "write it in quotes: %s", r->example ? r->example : "\"...\"");
+    }
+    break;
+  case PT_WHOLE:
+    if (a->kind == IDP_E_NUMBER ? (a->number != (double)(long)a->number || a->number < r->min || a->number > r->max)
+                                : tname != NULL) {
+      if (a->kind == IDP_E_NUMBER)
+        idp_diag_error(c->d, src, a->loc, "%s of %s must be a whole number from %g to %g, not %g", r->name, what,
+                       r->min, r->max, a->number);
+      else
+        idp_diag_error(c->d, src, a->loc, "%s of %s takes a whole number from %g to %g, not %s", r->name, what, r->min,
+                       r->max, tname);
+    }
+    break;
+  case PT_DURATION: {
+    double secs = 0;
+    if (a->kind == IDP_E_NUMBER) {
+      secs = a->number;
+      if (secs >= 0 && secs >= r->min && secs <= 7 * 24 * 3600.0) break;
+      idp_diag_error(c->d, src, a->loc, "%s of %s: %g seconds is out of range", r->name, what, a->number);
+    } else if (a->s) {
+      if (idp_parse_duration(a->s, &secs) == 0 && secs >= r->min) break;
+      idp_diag_error(c->d, src, a->loc, "%s of %s: '%s' is not a duration%s", r->name, what, a->s,
+                     idp_parse_duration(a->s, &secs) == 0 ? " above zero" : "");
+    } else if (tname) {
+      idp_diag_error(c->d, src, a->loc, "%s of %s takes a duration, not %s", r->name, what, tname);
+    } else {
+      break; /* an expression */
+    }
+    idp_diag_hint(c->d, "write a duration such as \"30s\", \"10m\" or \"1h30m\" (at most 7 days)");
+    break;
+  }
+  case PT_INTEGRATION:
+    if (!a->integration) {
+      idp_diag_error(c->d, src, a->loc, "%s of %s takes an integration", r->name, what);
+      idp_diag_hint(c->d, "write registry = integration.NAME, naming an oci_registry integration");
+      break;
+    }
+    if (!s->nintegrations) break; /* a partial spec: the integrations are elsewhere */
+    const idp_spec_integration *in = NULL;
+    for (size_t i = 0; i < s->nintegrations && !in; i++)
+      if (strcmp(s->integrations[i].name, a->integration) == 0) in = &s->integrations[i];
+    if (!in) {
+      idp_diag_error(c->d, src, a->loc, "%s of %s: no integration is named '%s'", r->name, what, a->integration);
+      c->names = idp_xrealloc(c->names, (s->nintegrations + 1) * sizeof *c->names);
+      for (size_t i = 0; i < s->nintegrations; i++) c->names[i] = s->integrations[i].name;
+      hint_name(c, a->integration, c->names, s->nintegrations, "integration",
+                "integration oci_registry \"NAME\" { url = \"https://...\" }");
+    } else if (strcmp(in->driver, "oci_registry") != 0) {
+      idp_diag_error(c->d, src, a->loc, "%s of %s: integration '%s' is a %s integration, not an oci_registry one",
+                     r->name, what, a->integration, in->driver);
+      idp_diag_hint(c->d, "a trigger watches an image registry: name an integration oci_registry \"NAME\" { ... }");
+    }
+    break;
+  }
+}
+
+/* One block of a pipeline: its label, unknown and missing attributes, literal values. */
+static void check_pblock(checker *c, idp_source *src, const idp_spec_pblock *b, const char *name) {
+  const pkind *k = NULL;
+  for (size_t i = 0; i < sizeof pkinds / sizeof *pkinds && !k; i++)
+    if (strcmp(pkinds[i].kind, b->kind) == 0) k = &pkinds[i];
+  if (!k) return;
+  if (k->label && b->label && strcmp(k->label, b->label) != 0) {
+    idp_diag_error(c->d, src, b->label_loc, "unknown %s kind '%s'", b->kind, b->label);
+    const char *kinds[] = {k->label};
+    const char *best = idp_did_you_mean(b->label, kinds, 1);
+    if (best) idp_diag_hint(c->d, "did you mean '%s'?", best);
+    else idp_diag_hint(c->d, "the %s kinds are: %s", b->kind, k->label);
+    return; /* its attributes mean nothing yet */
+  }
+  const char *what = pblock_name(c, b, name);
+  const char *names[8];
+  for (size_t r = 0; r < k->nrules; r++) names[r] = k->rules[r].name;
+  for (size_t i = 0; i < b->nattrs; i++) {
+    const idp_spec_pattr *a = &b->attrs[i];
+    const prule *r = NULL;
+    for (size_t j = 0; j < k->nrules && !r; j++)
+      if (strcmp(k->rules[j].name, a->name) == 0) r = &k->rules[j];
+    if (r) {
+      check_pattr(c, src, what, r, a);
+      continue;
+    }
+    idp_diag_error(c->d, src, a->name_loc, "unknown attribute '%s' in %s", a->name, what);
+    const char *best = idp_did_you_mean(a->name, names, k->nrules);
+    if (best) idp_diag_hint(c->d, "did you mean '%s'?", best);
+    else if (k->nrules) idp_diag_hint(c->d, "%s takes: %s", what, list_names(c, names, k->nrules));
+    else idp_diag_hint(c->d, "%s takes no attributes, only trigger and stage blocks", what);
+  }
+  for (size_t j = 0; j < k->nrules; j++) {
+    if (!k->rules[j].required) continue;
+    bool set = false;
+    for (size_t i = 0; i < b->nattrs && !set; i++) set = strcmp(b->attrs[i].name, k->rules[j].name) == 0;
+    if (set) continue;
+    idp_diag_error(c->d, src, b->loc, "%s needs %s", what, k->rules[j].name);
+    idp_diag_hint(c->d, "add %s", k->rules[j].example);
+  }
+}
+
+/* A pipeline's stages: `after` names stages of it, without a cycle; deploy names an app and env;
+ * every block's attributes as check_pblock reads them. */
 static void check_pipeline(checker *c, const idp_spec_pipeline *p) {
   const idp_spec *s = c->s;
   size_t n = p->nstages;
+  check_pblock(c, p->src, &p->self, p->name);
+  for (size_t i = 0; i < p->ntriggers; i++) check_pblock(c, p->src, &p->triggers[i], NULL);
+  for (size_t i = 0; i < n; i++) {
+    check_pblock(c, p->src, &p->stages[i].self, p->stages[i].name);
+    for (size_t k = 0; k < p->stages[i].nsteps; k++) check_pblock(c, p->src, &p->stages[i].steps[k], NULL);
+  }
   const char **names = idp_xmalloc((n + 1) * sizeof *names);
   for (size_t i = 0; i < n; i++) names[i] = p->stages[i].name;
   for (size_t i = 0; i < n; i++) {

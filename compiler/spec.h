@@ -79,9 +79,33 @@ typedef struct idp_spec_resource {
   idp_loc loc;
 } idp_spec_resource;
 
+/* An attribute of a pipeline's blocks, as the checks of step attributes see it. */
+typedef struct idp_spec_pattr {
+  const char *name;
+  idp_loc name_loc;
+  idp_expr_kind kind;     /* the value's expression kind */
+  const char *s;          /* a literal string (no interpolation), else NULL */
+  double number;          /* NUMBER */
+  const char *integration; /* the value is `integration.NAME`: NAME; else NULL */
+  idp_loc loc;            /* the value */
+} idp_spec_pattr;
+
+/* A block of a pipeline with its attributes: the pipeline's own ("pipeline"), a trigger, a
+ * stage's own ("stage"), or a step of a stage (deploy, check, approval, wait). */
+typedef struct idp_spec_pblock {
+  const char *kind;
+  const char *label;      /* trigger and check: the kind label ("image_push", "http"); else NULL */
+  idp_loc loc, label_loc; /* the keyword; the label */
+  idp_spec_pattr *attrs;
+  size_t nattrs;
+} idp_spec_pblock;
+
 typedef struct idp_spec_stage {
   const char *name;
   idp_loc loc;
+  idp_spec_pblock self;     /* the stage's own attributes (`after`) */
+  idp_spec_pblock *steps;   /* its blocks, in the order written */
+  size_t nsteps;
   idp_spec_lit after_attr;  /* ABSENT, EXPR (not a list of literals), or LITERAL (s unused) */
   idp_spec_lit *after;      /* the list's elements when after_attr is LITERAL; an element that
                                is not a literal string is EXPR */
@@ -95,6 +119,9 @@ typedef struct idp_spec_pipeline {
   idp_loc loc;
   idp_spec_stage *stages;
   size_t nstages;
+  idp_spec_pblock self;     /* the pipeline's own attributes (none are defined) */
+  idp_spec_pblock *triggers;
+  size_t ntriggers;
 } idp_spec_pipeline;
 
 /* The provides of one type, chained through next_of_type in declaration order. */
@@ -157,7 +184,9 @@ void idp_spec_choose(const idp_spec *s, const char *type, const char *env, const
 /* --- checks ---------------------------------------------------------------------------------- */
 
 /* The checks across blocks, after the last item: env types, need types, match criteria, matching
- * per declared env x app x need (no fit, ties), pipeline stages (`after`, cycles, deploy). Reports
+ * per declared env x app x need (no fit, ties), pipeline stages (`after`, cycles, deploy) and the
+ * attributes of triggers and steps (docs/pipelines.md: unknown or missing ones, registries that
+ * are no oci_registry integration, durations, numbers out of range). Reports
  * located errors with hints to d; returns the number of errors. */
 unsigned idp_spec_check(const idp_spec *s, idp_diags *d);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -195,4 +196,31 @@ int idp_replace_file(const char *path, const char *data, size_t len, int mode) {
   errno = e;
   idp_buf_free(&tmp);
   return rc;
+}
+
+/* --- durations ------------------------------------------------------------------------------------ */
+
+int idp_parse_duration(const char *text, double *seconds) {
+  const char *p = text;
+  double total = 0;
+  if (!*p) return -1;
+  while (*p) {
+    if (!(*p >= '0' && *p <= '9') && *p != '.') return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(p, &end);
+    if (end == p || errno || !isfinite(v) || v < 0) return -1;
+    p = end;
+    double unit = 1;
+    if (strncmp(p, "ms", 2) == 0) unit = 0.001, p += 2;
+    else if (*p == 's') unit = 1, p++;
+    else if (*p == 'm') unit = 60, p++;
+    else if (*p == 'h') unit = 3600, p++;
+    else if (*p != '\0') return -1;
+    else if (p != end || total != 0) return -1; /* a bare number only on its own */
+    total += v * unit;
+  }
+  if (total > 7 * 24 * 3600.0) return -1;
+  *seconds = total;
+  return 0;
 }

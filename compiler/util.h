@@ -39,6 +39,10 @@ int idp_write_all(int fd, const char *s, size_t n);
  * temp file removed). */
 int idp_replace_file(const char *path, const char *data, size_t len, int mode);
 
+/* Parses a duration: "0", "10" (seconds), "10s", "500ms", "2m", "1h", "1m30s"; at most 7 days.
+ * Returns 0, or -1 for anything else. (Also declared in runtime/backend.h, for -lock-timeout.) */
+int idp_parse_duration(const char *text, double *seconds);
+
 /* Damerau-Levenshtein distance (optimal string alignment), capped: returns max+1 when larger. */
 int idp_edit_distance(const char *a, const char *b, int max);
 /* The candidate closest to word within a distance that scales with its length, or NULL. */

@@ -60,7 +60,7 @@ int idp_backend_list(idp_backend *b, bool *shared, char ***envs, size_t *n, idp_
 void idp_backend_free_list(char **envs, size_t n);
 
 /* Parses a -lock-timeout value: "0", "10" (seconds), "10s", "500ms", "2m", "1h", "1m30s".
- * Returns 0, or -1 for anything else. */
+ * Returns 0, or -1 for anything else. Defined in compiler/util.c (pipeline durations use it too). */
 int idp_parse_duration(const char *text, double *seconds);
 
 #endif

@@ -588,30 +588,3 @@ void idp_backend_free_list(char **envs, size_t n) {
   for (size_t i = 0; i < n; i++) free(envs[i]);
   free(envs);
 }
-
-/* --- durations ------------------------------------------------------------------------------------ */
-
-int idp_parse_duration(const char *text, double *seconds) {
-  const char *p = text;
-  double total = 0;
-  if (!*p) return -1;
-  while (*p) {
-    if (!(*p >= '0' && *p <= '9') && *p != '.') return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(p, &end);
-    if (end == p || errno || !isfinite(v) || v < 0) return -1;
-    p = end;
-    double unit = 1;
-    if (strncmp(p, "ms", 2) == 0) unit = 0.001, p += 2;
-    else if (*p == 's') unit = 1, p++;
-    else if (*p == 'm') unit = 60, p++;
-    else if (*p == 'h') unit = 3600, p++;
-    else if (*p != '\0') return -1;
-    else if (p != end || total != 0) return -1; /* a bare number only on its own */
-    total += v * unit;
-  }
-  if (total > 7 * 24 * 3600.0) return -1;
-  *seconds = total;
-  return 0;
-}

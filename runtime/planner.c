@@ -219,6 +219,33 @@ static bool ignored(const idp_lifecycle *life, const char *name) {
   return false;
 }
 
+/* What an ignored input keeps: its stored value, opened when sealed (apply sends it to the
+ * driver as it is, so it must be the value, not the placeholder a plan shows). The state seals an
+ * attribute whole; for a map, the desired value (may be NULL) says which keys are secret (a key
+ * it lacks stays secret), so a workload's plain env keys stay plain. NULL with c->rc set when it
+ * does not open. */
+static idp_value *kept(idp_arena *a, cmp_ctx *c, idp_state_res *sr, const char *name, const json_t *s,
+                       const idp_value *desired) {
+  if (!idp_state_is_sealed(s)) return from_stored(a, s);
+  json_t *j = NULL;
+  if (idp_state_res_get(c->st, sr, IDP_STATE_INPUTS, name, &j, NULL, c->err) < 0) {
+    c->rc = c->err->code;
+    return NULL;
+  }
+  idp_value *v = idp_value_from_json(a, j);
+  json_decref(j);
+  if (!v || v->kind != IDP_V_MAP || !desired || desired->kind != IDP_V_MAP || desired->secret)
+    return idp_value_taint(a, v ? v : idp_value_null(a), NULL, true);
+  idp_map_builder mb;
+  idp_map_builder_init(&mb, a);
+  for (size_t i = 0; i < v->u.map.n; i++) {
+    const idp_value *d = idp_map_get(desired, v->u.map.keys[i], v->u.map.klen[i]);
+    bool secret = !d || idp_value_has_secret(d) || d->kind == IDP_V_UNKNOWN;
+    idp_map_builder_add(&mb, v->u.map.keys[i], v->u.map.klen[i], idp_value_taint(a, v->u.map.vals[i], NULL, secret));
+  }
+  return idp_map_builder_build(&mb, NULL);
+}
+
 /* Fills r's attributes and action for desired inst against stored sr (may be NULL). replace: asked
  * for with -replace. An input lifecycle.ignore_changes names keeps its stored value (after =
  * before), unless the resource is created. */
@@ -244,8 +271,15 @@ static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res
     json_t *s = stored ? json_object_get(stored, at->name) : NULL;
     at->stored = s;
     if (!create && ignored(&inst->life, at->name)) {
-      if (!s) r->nattrs--; /* not set before: stays unset */
-      else at->after = at->before = from_stored(a, s);
+      if (!s) { /* not set before: stays unset */
+        r->nattrs--;
+        continue;
+      }
+      at->before = from_stored(a, s);
+      if (!(at->after = kept(a, c, sr, at->name, s, at->after))) {
+        idp_buf_free(&path);
+        return c->rc;
+      }
       continue;
     }
     if (create || !s) {
@@ -274,7 +308,7 @@ static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res
       at->name = idp_arena_strndup(a, k, strlen(k));
       at->before = from_stored(a, x);
       if (ignored(&inst->life, k)) {
-        at->after = at->before;
+        if (!(at->after = kept(a, c, sr, k, x, NULL))) return c->rc;
         continue;
       }
       at->changed = true;
@@ -470,7 +504,7 @@ static bool *cover(const idp_graph *g, const idp_plan_opts *o) {
     in[i] = true;
     stack[sp++] = i;
   }
-  while (sp) {
+  while (sp && !o->exact) {
     const idp_deps *d = g->v[stack[--sp]]->deps;
     for (size_t j = 0; j < idp_deps_count(d); j++) {
       long k = graph_index(g, d->addr[j]);
@@ -674,15 +708,33 @@ bool idp_plan_has_changes(const idp_plan *p) { return p->add + p->change + p->de
 
 /* --- text ----------------------------------------------------------------------------------- */
 
-static void print_attr(idp_buf *b, const idp_plan_res *r, const idp_plan_attr *at) {
-  char sign;
+/* ANSI SGR codes, written only when the caller asks for colour (a terminal: cli/term.h). */
+#define SGR_RESET "\033[0m"
+#define SGR_BOLD "\033[1m"
+#define SGR_RED "\033[31m"
+#define SGR_GREEN "\033[32m"
+#define SGR_YELLOW "\033[33m"
+
+/* A plan marker (+, ~, -, -/+, +/-): + green, ~ yellow, - red. */
+static void put_sign(idp_buf *b, const char *sign, bool color) {
+  for (const char *c = sign; *c; c++) {
+    const char *sgr = *c == '+' ? SGR_GREEN : *c == '-' ? SGR_RED : *c == '~' ? SGR_YELLOW : NULL;
+    if (color && sgr) idp_buf_printf(b, "%s%c" SGR_RESET, sgr, *c);
+    else idp_buf_putc(b, *c);
+  }
+}
+
+static void print_attr(idp_buf *b, const idp_plan_res *r, const idp_plan_attr *at, bool color) {
+  char sign[2] = {0};
   const idp_value *before = at->before, *after = at->after;
   switch (r->action) {
-  case IDP_PLAN_CREATE: sign = '+'; before = NULL; break;
-  case IDP_PLAN_DELETE: sign = '-'; after = NULL; break;
-  default: sign = !before ? '+' : !after ? '-' : '~'; break;
+  case IDP_PLAN_CREATE: sign[0] = '+'; before = NULL; break;
+  case IDP_PLAN_DELETE: sign[0] = '-'; after = NULL; break;
+  default: sign[0] = !before ? '+' : !after ? '-' : '~'; break;
   }
-  idp_buf_printf(b, "      %c %s = ", sign, at->name);
+  idp_buf_puts(b, "      ");
+  put_sign(b, sign, color);
+  idp_buf_printf(b, " %s = ", at->name);
   if (before && after) {
     idp_value_print(b, before, 8);
     idp_buf_puts(b, " -> ");
@@ -690,11 +742,13 @@ static void print_attr(idp_buf *b, const idp_plan_res *r, const idp_plan_attr *a
   } else {
     idp_value_print(b, before ? before : after, 8);
   }
-  if (at->forces) idp_buf_puts(b, " # forces replacement");
+  if (at->forces) idp_buf_puts(b, color ? " " SGR_RED "# forces replacement" SGR_RESET : " # forces replacement");
   idp_buf_putc(b, '\n');
 }
 
-void idp_plan_print(const idp_plan *p, FILE *out) {
+void idp_plan_print(const idp_plan *p, FILE *out) { idp_plan_print_color(p, out, false); }
+
+void idp_plan_print_color(const idp_plan *p, FILE *out, bool color) {
   idp_buf b = {0};
   if (idp_plan_has_changes(p)) {
     idp_buf_puts(&b, "idp will perform the following actions, in dependency order:\n");
@@ -712,9 +766,11 @@ void idp_plan_print(const idp_plan *p, FILE *out) {
       case IDP_PLAN_DELETE: what = "will be destroyed"; sign = "-"; break;
       default: continue;
       }
-      idp_buf_printf(&b, "\n  # %s %s", r->addr, what);
+      idp_buf_printf(&b, "\n  %s# %s %s", color ? SGR_BOLD : "", r->addr, what);
       if (r->note) idp_buf_printf(&b, " (%s)", r->note);
-      idp_buf_printf(&b, "\n%*s%s %s {\n", sign[1] ? 0 : 2, "", sign, r->addr);
+      idp_buf_printf(&b, "%s\n%*s", color ? SGR_RESET : "", sign[1] ? 0 : 2, "");
+      put_sign(&b, sign, color);
+      idp_buf_printf(&b, " %s {\n", r->addr);
       size_t hidden = 0;
       for (size_t j = 0; j < r->nattrs; j++) {
         if (r->action == IDP_PLAN_UPDATE && !r->attrs[j].changed) {
@@ -727,14 +783,15 @@ void idp_plan_print(const idp_plan *p, FILE *out) {
           idp_buf_putc(&b, '\n');
           continue;
         }
-        print_attr(&b, r, &r->attrs[j]);
+        print_attr(&b, r, &r->attrs[j], color);
       }
       if (hidden) idp_buf_printf(&b, "        # (%zu unchanged attribute%s hidden)\n", hidden, hidden == 1 ? "" : "s");
       idp_buf_puts(&b, "    }\n");
     }
-    idp_buf_printf(&b, "\nPlan: %zu to add, %zu to change, %zu to destroy.\n", p->add, p->change, p->destroy);
+    idp_buf_printf(&b, "\n%sPlan:%s %zu to add, %zu to change, %zu to destroy.\n", color ? SGR_BOLD : "",
+                   color ? SGR_RESET : "", p->add, p->change, p->destroy);
   } else {
-    idp_buf_puts(&b, "No changes.\n");
+    idp_buf_puts(&b, color ? SGR_BOLD SGR_GREEN "No changes." SGR_RESET "\n" : "No changes.\n");
   }
   fwrite(idp_buf_cstr(&b), 1, b.len, out);
   idp_buf_free(&b);

@@ -91,6 +91,8 @@ typedef struct idp_plan_opts {
   const char *const *replace; /* -replace ADDR: an instance in state, planned as a replace */
   size_t nreplace;
   bool destroy;               /* -destroy: delete what the deletable states hold */
+  bool exact;                 /* the targets alone, not what they depend on (a pipeline deploy,
+                                 decision 10: what it leaves alone stays as it is) */
 } idp_plan_opts;
 
 /* Diffs g against states[0..nstates) (each opened with its key when it holds secrets: call
@@ -113,6 +115,9 @@ bool idp_plan_has_changes(const idp_plan *p);
 /* Terraform-like text: every change with its attributes, then the summary line
  * `Plan: N to add, N to change, N to destroy.` or `No changes.` */
 void idp_plan_print(const idp_plan *p, FILE *out);
+/* The same, with ANSI colours when color (+ green, ~ yellow, - red, the headings and `Plan:` bold);
+ * without, byte for byte idp_plan_print. Whether to colour is the caller's (cli/term.h). */
+void idp_plan_print_color(const idp_plan *p, FILE *out, bool color);
 /* The -json form (docs/plan-format.md), a new reference; header members are added by the caller.
  * Secrets are written as null and marked. saved: the form of a saved plan, whose desired side
  * keeps the secrets apply needs sealed with key (key NULL: null; the caller refuses a plan whose

@@ -175,20 +175,30 @@ void idp_refresh_result_free(idp_refresh_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-void idp_refresh_print(const idp_refresh_result *r, FILE *out) {
+void idp_refresh_print(const idp_refresh_result *r, FILE *out) { idp_refresh_print_color(r, out, false); }
+
+/* ANSI SGR codes, written only when the caller asks for colour (as idp_plan_print_color). */
+#define SGR_RESET "\033[0m"
+#define SGR_BOLD "\033[1m"
+
+void idp_refresh_print_color(const idp_refresh_result *r, FILE *out, bool color) {
   if (!r->n) return;
+  const char *bold = color ? SGR_BOLD : "", *reset = color ? SGR_RESET : "";
   idp_buf b = {0};
   idp_buf_puts(&b, "Objects have changed outside of idp since the last apply:\n");
   for (size_t i = 0; i < r->n; i++) {
     const idp_drift *d = &r->v[i];
     if (d->deleted) {
-      idp_buf_printf(&b, "\n  # %s has been deleted\n", d->addr);
+      idp_buf_printf(&b, "\n  %s# %s has been deleted%s\n", bold, d->addr, reset);
       continue;
     }
-    idp_buf_printf(&b, "\n  # %s has changed\n  ~ %s {\n", d->addr, d->addr);
+    idp_buf_printf(&b, "\n  %s# %s has changed%s\n  %s %s {\n", bold, d->addr, reset,
+                   color ? "\033[33m~" SGR_RESET : "~", d->addr);
     for (size_t k = 0; k < d->nattrs; k++) {
       const idp_drift_attr *at = &d->attrs[k];
-      idp_buf_printf(&b, "      %c %s = ", !at->before ? '+' : !at->after ? '-' : '~', at->name);
+      char sign = !at->before ? '+' : !at->after ? '-' : '~';
+      const char *sgr = sign == '+' ? "\033[32m" : sign == '-' ? "\033[31m" : "\033[33m";
+      idp_buf_printf(&b, "      %s%c%s %s = ", color ? sgr : "", sign, reset, at->name);
       if (at->before) idp_value_print(&b, at->before, 8);
       if (at->before && at->after) idp_buf_puts(&b, " -> ");
       if (at->after) idp_value_print(&b, at->after, 8);

@@ -57,6 +57,8 @@ void idp_refresh_result_free(idp_refresh_result *r);
 
 /* The drift as text (`Objects have changed outside of idp ...`), nothing when there is none. */
 void idp_refresh_print(const idp_refresh_result *r, FILE *out);
+/* The same, with ANSI colours when color (markers as in idp_plan_print_color, headings bold). */
+void idp_refresh_print_color(const idp_refresh_result *r, FILE *out, bool color);
 /* The drift as JSON: [{"address", "action": "update"|"delete", "changed": [INPUT, ...]}]. */
 json_t *idp_refresh_json(const idp_refresh_result *r);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -284,9 +285,13 @@ typedef struct sess {
   char *bearer;              /* malloc'd: the token sent, from the integration or the token service */
   bool basic;                /* the registry asked for username + password */
   bool challenged;           /* a 401 was answered already: another one is final */
+  bool missing_ok;           /* list_tags: a repository the registry does not know has no tags */
   const char *err;           /* the message of the first failure (arena) */
   char errbuf[CURL_ERROR_SIZE];
+  struct idp_registry *reg;  /* whose pace the requests keep (idp_registry_set_min_interval) */
 } sess;
+
+static void pace(struct idp_registry *r, const char *base);
 
 /* One answer: its status, body and the headers read from it (malloc'd or NULL). */
 typedef struct reply {
@@ -338,6 +343,7 @@ enum { TO_REGISTRY, TO_TOKEN_SERVICE };
  * token service, username + password when set. Returns 0 with r filled (any status), or -1. */
 static int perform(sess *s, const char *url, bool head, const char *accept, int to, reply *r, const char *doing) {
   CURL *h = s->h;
+  if (s->reg) pace(s->reg, s->base);
   curl_easy_reset(h); /* keeps the open connection */
   struct curl_slist *hdrs = NULL;
   if (accept) hdrs = curl_slist_append(hdrs, accept);
@@ -478,6 +484,10 @@ static int list_tags(sess *s, const char ***tags, size_t *ntags) {
     reply r = {0};
     if (page == MAX_PAGES) rc = fail(s, "cannot %s: more than %d pages", doing, MAX_PAGES);
     if (rc == 0) rc = request(s, url, false, NULL, &r, doing);
+    if (rc == 0 && r.status == 404 && s->missing_ok && page == 0) {
+      reply_free(&r);
+      break;
+    }
     if (rc == 0 && r.status != 200) rc = status_error(s, &r, doing, true);
     json_t *j = rc == 0 ? json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL) : NULL;
     json_t *list = json_object_get(j, "tags");
@@ -564,11 +574,49 @@ typedef struct answer {
   struct answer *next;
 } answer;
 
+/* When a registry was last asked something (idp_registry_set_min_interval). */
+typedef struct paced {
+  char *base;                /* SCHEME://HOST[:PORT] */
+  double last;               /* CLOCK_MONOTONIC seconds */
+  struct paced *next;
+} paced;
+
 struct idp_registry {
   idp_arena arena;           /* answers and messages */
   char *spec_dir;            /* NULL: the current directory */
   answer *answers;           /* the cache */
+  double min_interval;       /* seconds between two requests to one registry; 0: no limit */
+  paced *paced;              /* malloc'd */
 };
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits until r->min_interval has passed since the last request to base. */
+static void pace(struct idp_registry *r, const char *base) {
+  if (r->min_interval <= 0) return;
+  paced *p = r->paced;
+  while (p && strcmp(p->base, base) != 0) p = p->next;
+  if (!p) {
+    p = idp_xcalloc(1, sizeof *p);
+    p->base = idp_xstrdup(base);
+    p->last = -1e9;
+    p->next = r->paced;
+    r->paced = p;
+  }
+  double wait = p->last + r->min_interval - mono_now();
+  if (wait > 0) {
+    struct timespec ts = {.tv_sec = (time_t)wait, .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0) {
+    }
+  }
+  p->last = mono_now();
+}
+
+void idp_registry_set_min_interval(idp_registry *r, double seconds) { r->min_interval = seconds; }
 
 idp_registry *idp_registry_new(const char *spec_dir) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -582,6 +630,11 @@ void idp_registry_free(idp_registry *r) {
   if (!r) return;
   idp_arena_free(&r->arena);
   free(r->spec_dir);
+  for (paced *p = r->paced, *next; p; p = next) {
+    next = p->next;
+    free(p->base);
+    free(p);
+  }
   free(r);
   curl_global_cleanup();
 }
@@ -725,7 +778,7 @@ int idp_registry_image(idp_value **out, const char **err, const idp_value *integ
   *err = NULL;
   idp_arena tmp;
   idp_arena_init(&tmp);
-  sess s = {.a = &tmp, .repo = repository};
+  sess s = {.a = &tmp, .repo = repository, .reg = r};
   int rc = read_integration(r, &s, integration, err);
   if (rc == 1) *out = idp_value_unknown(&r->arena, IDP_V_STRING);
   if (rc != 0) {
@@ -750,4 +803,90 @@ int idp_registry_image(idp_value **out, const char **err, const idp_value *integ
   *out = ans->value;
   *err = ans->err;
   return ans->value ? 0 : -1;
+}
+
+int idp_registry_digest(idp_registry *r, const idp_value *integration, const char *repository, const char *reference,
+                        char **image, char **err) {
+  *image = NULL;
+  *err = NULL;
+  idp_arena tmp;
+  idp_arena_init(&tmp);
+  sess s = {.a = &tmp, .repo = repository, .reg = r};
+  const char *e = NULL;
+  int rc = read_integration(r, &s, integration, &e);
+  if (rc == 1) e = "an attribute of the integration is unknown";
+  bool by_digest = strncmp(reference, "sha256:", 7) == 0 || strncmp(reference, "sha512:", 7) == 0;
+  if (rc == 0 && !good_repo(repository)) {
+    e = idp_arena_sprintf(&tmp, "\"%s\" is not a repository name (lowercase letters, digits, '.', '_', '-' and '/')", repository);
+    rc = -1;
+  } else if (rc == 0 && (by_digest ? !good_digest(reference) : !good_tag(reference))) {
+    e = idp_arena_sprintf(&tmp, "\"%s\" is neither a tag nor a sha256: digest", reference);
+    rc = -1;
+  }
+  if (rc != 0) {
+    *err = idp_xstrdup(e);
+    idp_arena_free(&tmp);
+    return -1;
+  }
+  s.h = curl_easy_init();
+  if (!s.h) {
+    *err = idp_xstrdup("cannot start libcurl");
+    idp_arena_free(&tmp);
+    return -1;
+  }
+  if (s.token) s.bearer = idp_xstrdup(s.token);
+  const char *digest = NULL;
+  rc = manifest_digest(&s, reference, &digest);
+  if (rc == 0 && by_digest && strcmp(digest, reference) != 0) {
+    /* A registry answering another digest for a digest reference: trust the one asked for only if it
+     * is what the registry holds. */
+    rc = fail(&s, "the manifest of %s@%s has digest %s", repository, reference, digest);
+  }
+  if (rc == 0) *image = idp_xstrdup(idp_arena_sprintf(&tmp, "%s/%s@%s", strstr(s.base, "://") + 3, repository, digest));
+  else *err = idp_xstrdup(s.err ? s.err : "registry: unknown failure");
+  curl_easy_cleanup(s.h);
+  wipe_free(s.bearer);
+  idp_arena_free(&tmp);
+  return rc;
+}
+
+int idp_registry_tags(idp_registry *r, const idp_value *integration, const char *repository, char ***tags, size_t *ntags,
+                      char **err) {
+  *tags = NULL;
+  *ntags = 0;
+  *err = NULL;
+  idp_arena tmp;
+  idp_arena_init(&tmp);
+  sess s = {.a = &tmp, .repo = repository, .reg = r, .missing_ok = true};
+  const char *e = NULL;
+  int rc = read_integration(r, &s, integration, &e);
+  if (rc == 1) e = "an attribute of the integration is unknown";
+  if (rc == 0 && !good_repo(repository)) {
+    e = idp_arena_sprintf(&tmp, "\"%s\" is not a repository name (lowercase letters, digits, '.', '_', '-' and '/')", repository);
+    rc = -1;
+  }
+  if (rc == 0 && !(s.h = curl_easy_init())) {
+    e = "cannot start libcurl";
+    rc = -1;
+  }
+  if (rc != 0) {
+    *err = idp_xstrdup(e);
+    idp_arena_free(&tmp);
+    return -1;
+  }
+  if (s.token) s.bearer = idp_xstrdup(s.token);
+  const char **list = NULL;
+  size_t n = 0;
+  rc = list_tags(&s, &list, &n);
+  if (rc == 0) {
+    *tags = idp_xcalloc(n + 1, sizeof **tags);
+    for (size_t i = 0; i < n; i++)
+      if (good_tag(list[i])) (*tags)[(*ntags)++] = idp_xstrdup(list[i]);
+  } else {
+    *err = idp_xstrdup(s.err ? s.err : "registry: unknown failure");
+  }
+  curl_easy_cleanup(s.h);
+  wipe_free(s.bearer);
+  idp_arena_free(&tmp);
+  return rc;
 }

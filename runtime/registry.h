@@ -40,6 +40,29 @@ void idp_registry_free(idp_registry *r); /* NULL is fine */
 int idp_registry_image(idp_value **out, const char **err, const idp_value *integration, const char *repository,
                        const char *pattern, void *payload);
 
+/* Pins one image: HEADs (GET when the registry leaves Docker-Content-Digest out) the manifest of
+ * repository at reference, a tag or a `sha256:` digest, through the oci_registry integration's
+ * settings (map as for idp_registry_image), and answers the pinned reference
+ * `HOST[:PORT]/REPOSITORY@sha256:...` in *image. For a digest reference, the registry must hold
+ * that manifest (a 404 is an error),
+ * and the answer carries the digest asked for. Not cached: every call asks the registry (webhooks
+ * and `pipeline run --tag` want the registry's answer now). Returns 0 with *image, or -1 with *err;
+ * both malloc'd, the caller frees them. Messages never hold a credential. An integration with an
+ * unknown attribute is an error here. */
+int idp_registry_digest(idp_registry *r, const idp_value *integration, const char *repository, const char *reference,
+                        char **image, char **err);
+
+/* The tags of repository (every page; those that are no valid tag left out), for `idp watch`:
+ * *tags a malloc'd array of malloc'd strings (free each, then the array). A repository the
+ * registry does not know (404) has none. Returns 0, or -1 with *err (malloc'd, no credential). */
+int idp_registry_tags(idp_registry *r, const idp_value *integration, const char *repository, char ***tags, size_t *ntags,
+                      char **err);
+
+/* Keeps the requests r sends to each registry (SCHEME://HOST[:PORT]) at least seconds apart: a
+ * request waits its turn (`idp watch -min-request-interval`). 0, the default, sets no limit. The
+ * wait is kept per resolver and is not meant for several threads at once. */
+void idp_registry_set_min_interval(idp_registry *r, double seconds);
+
 /* --- the pure parts (unit tested) ------------------------------------------------------------- */
 
 /* True if tag is a semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], a leading `v`

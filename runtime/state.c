@@ -25,6 +25,7 @@ struct idp_state {
   long long serial;
   char *env;               /* owned; NULL for the shared state */
   char *env_type;          /* owned; NULL unless on-demand */
+  json_t *pins;            /* owned; NULL when none: {"APP": {"image", "pipeline", "run", "at"}} */
   idp_state_res **res;     /* owned */
   size_t n, cap;
   size_t *slots;           /* open addressing: index + 1 into res, 0 empty, SIZE_MAX deleted */
@@ -205,6 +206,7 @@ void idp_state_free(idp_state *st) {
   free(st->lineage);
   free(st->env);
   free(st->env_type);
+  json_decref(st->pins);
   idp_state_key_wipe(&st->key);
   free(st);
 }
@@ -221,6 +223,35 @@ void idp_state_set_env_type(idp_state *st, const char *env_type) {
   free(st->env_type);
   st->env_type = env_type ? idp_xstrdup(env_type) : NULL;
   st->dirty = true;
+}
+
+const char *idp_state_pin(const idp_state *st, const char *app) {
+  return json_string_value(json_object_get(json_object_get(st->pins, app), "image"));
+}
+
+const json_t *idp_state_pins(const idp_state *st) { return st->pins; }
+
+void idp_state_set_pin(idp_state *st, const char *app, const char *image, const char *pipeline, const char *run,
+                       const char *at) {
+  if (!st->env) return;
+  if (!image) {
+    if (json_object_get(st->pins, app)) {
+      json_object_del(st->pins, app);
+      st->dirty = true;
+    }
+    if (st->pins && json_object_size(st->pins) == 0) {
+      json_decref(st->pins);
+      st->pins = NULL;
+    }
+    return;
+  }
+  json_t *p = json_pack("{s:s}", "image", image);
+  if (pipeline) json_object_set_new(p, "pipeline", json_string(pipeline));
+  if (run) json_object_set_new(p, "run", json_string(run));
+  if (at) json_object_set_new(p, "at", json_string(at));
+  if (!st->pins) st->pins = json_object();
+  if (!json_equal(json_object_get(st->pins, app), p)) st->dirty = true;
+  json_object_set_new(st->pins, app, p);
 }
 
 int idp_state_begin_write(idp_state *st, idp_state_error *err) {
@@ -650,6 +681,7 @@ char *idp_state_dump(const idp_state *st) {
   json_object_set_new(root, "serial", json_integer(st->serial));
   json_object_set_new(root, "env", st->env ? json_string(st->env) : json_null());
   if (st->env_type) json_object_set_new(root, "env_type", json_string(st->env_type));
+  if (st->pins) json_object_set(root, "pins", st->pins);
   idp_state_res **v = idp_state_sorted(st);
   for (size_t i = 0; i < st->n; i++) {
     idp_state_res *r = v[i];
@@ -764,8 +796,31 @@ static int parse_resource(idp_state *st, json_t *o, size_t i, const char *origin
   return 0;
 }
 
+/* "pins": an object of apps, each {"image": string, and optionally "pipeline", "run", "at":
+ * strings}, in an environment's state only. */
+static int check_pins(json_t *pins, bool in_env, const char *origin, idp_state_error *err) {
+  static const char *const keys[] = {"image", "pipeline", "run", "at"};
+  if (!json_is_object(pins) || !in_env)
+    return idp_state_fail(err, IDP_STATE_EREFUSED, "%s: \"pins\" must be an object, in an environment's state only", origin);
+  const char *app;
+  json_t *p;
+  json_object_foreach(pins, app, p) {
+    char where[96];
+    snprintf(where, sizeof where, "the pin of app %.60s", app);
+    if (!json_is_object(p) || !json_is_string(json_object_get(p, "image")))
+      return idp_state_fail(err, IDP_STATE_EREFUSED, "%s: %s must be an object with an \"image\" string", origin, where);
+    int rc = only_keys(p, keys, 4, origin, where, err);
+    if (rc < 0) return rc;
+    const char *k;
+    json_t *v;
+    json_object_foreach(p, k, v) if (!json_is_string(v))
+      return idp_state_fail(err, IDP_STATE_EREFUSED, "%s: \"%s\" of %s must be a string", origin, k, where);
+  }
+  return 0;
+}
+
 int idp_state_parse(idp_state **out, const char *text, size_t len, const char *origin, idp_state_error *err) {
-  static const char *const keys[] = {"version", "lineage", "serial", "env", "env_type", "resources"};
+  static const char *const keys[] = {"version", "lineage", "serial", "env", "env_type", "pins", "resources"};
   int rc = 0;
   idp_state *st = NULL;
   json_error_t jerr;
@@ -792,7 +847,7 @@ int idp_state_parse(idp_state **out, const char *text, size_t len, const char *o
                         origin, (long long)json_integer_value(ver), IDP_STATE_FORMAT_VERSION);
     goto done;
   }
-  if ((rc = only_keys(root, keys, 6, origin, "the top level", err)) < 0) goto done;
+  if ((rc = only_keys(root, keys, 7, origin, "the top level", err)) < 0) goto done;
   json_t *lineage = json_object_get(root, "lineage"), *serial = json_object_get(root, "serial");
   json_t *env = json_object_get(root, "env"), *env_type = json_object_get(root, "env_type");
   json_t *res = json_object_get(root, "resources");
@@ -814,7 +869,10 @@ int idp_state_parse(idp_state **out, const char *text, size_t len, const char *o
     rc = idp_state_fail(err, IDP_STATE_EREFUSED, "%s: \"resources\" must be an array", origin);
     goto done;
   }
+  json_t *pins = json_object_get(root, "pins");
+  if (pins && (rc = check_pins(pins, json_is_string(env), origin, err)) < 0) goto done;
   st = idp_state_new(json_string_value(env), json_string_value(env_type));
+  if (pins) st->pins = json_incref(pins);
   st->version = (int)json_integer_value(ver);
   st->lineage = idp_xstrdup(json_string_value(lineage));
   st->serial = json_integer_value(serial);

@@ -140,6 +140,15 @@ long long idp_state_serial(const idp_state *st);
 const char *idp_state_env(const idp_state *st);     /* NULL: the shared state */
 const char *idp_state_env_type(const idp_state *st); /* NULL unless on-demand */
 void idp_state_set_env_type(idp_state *st, const char *env_type);
+/* Decision 9: the image a pipeline last deployed for an app of this environment, which every plan
+ * of the environment keeps (compiler/instance.h, idp_inst_opts.image_pin). NULL when none. */
+const char *idp_state_pin(const idp_state *st, const char *app);
+/* Every pin: {"APP": {"image", "pipeline", "run", "at"}}, or NULL. Borrowed. */
+const json_t *idp_state_pins(const idp_state *st);
+/* Records (image NULL: forgets) app's pin, with the pipeline, run and time (RFC 3339) that made it
+ * (each may be NULL). Only an environment's state holds pins; the shared state ignores this. */
+void idp_state_set_pin(idp_state *st, const char *app, const char *image, const char *pipeline, const char *run,
+                       const char *at);
 /* True if something changed since the state was read or last written. */
 bool idp_state_dirty(const idp_state *st);
 /* Called by a backend once it has written the state: lineage made if missing, serial + 1. The

@@ -120,6 +120,79 @@ for c in "$here"/cases/*/; do
   fi
 done
 
+# --- Markdown: `idp show PLANFILE -format markdown` -------------------------------------------
+# A case with expected.md has its plan saved (-out) and shown as Markdown, compared exactly; the
+# time, idp version and source hash compare as CREATED, VERSION and HASH. markdown/NAME.idpplan
+# are saved plans written by hand (| and backticks in addresses, reasons, keys and values; a
+# secret; drift; -target), shown as markdown/NAME.md exactly.
+mdnorm() { sed -E 's/made [0-9T:Z-]+ by idp .+ from sources `sha256:[0-9a-f]{12}`/made CREATED by idp VERSION from sources `sha256:HASH`/'; }
+for exp in "$here"/cases/*/expected.md; do
+  [ -f "$exp" ] || continue
+  c=$(basename "$(dirname "$exp")")
+  fresh "md-$c" "$c" || continue
+  args=(-env dev)
+  [ -f "$here/cases/$c/args" ] && read -r -a args <"$here/cases/$c/args"
+  plan "$tmp/md-$c" "${args[@]}" -out plan.idpplan
+  (cd "$tmp/md-$c" && "$idp" show plan.idpplan -format markdown) >"$tmp/md-$c.md" 2>"$tmp/md-$c.err"
+  mrc=$?
+  [ "${UPDATE:-}" = 1 ] && mdnorm <"$tmp/md-$c.md" >"$exp"
+  if [ "$rc" -ne 0 ] || [ "$mrc" -ne 0 ]; then
+    bad "show -format markdown $c: matches expected.md" "plan exit $rc, show exit $mrc" "$err" "$(cat "$tmp/md-$c.err")"
+  elif ! diff -u "$exp" <(mdnorm <"$tmp/md-$c.md") >"$tmp/diff"; then
+    bad "show -format markdown $c: matches expected.md" "$(cat "$tmp/diff")"
+  else
+    ok "show -format markdown $c: matches expected.md"
+  fi
+done
+for f in "$here"/markdown/*.idpplan; do
+  name=$(basename "$f" .idpplan)
+  (cd "$here/markdown" && "$idp" show "$name.idpplan" -format markdown) >"$tmp/md-hand-$name.md" 2>&1
+  mrc=$?
+  [ "${UPDATE:-}" = 1 ] && cp "$tmp/md-hand-$name.md" "$here/markdown/$name.md"
+  if [ "$mrc" -eq 0 ] && diff -u "$here/markdown/$name.md" "$tmp/md-hand-$name.md" >"$tmp/diff"; then
+    ok "show -format markdown markdown/$name.idpplan: matches $name.md"
+  else
+    bad "show -format markdown markdown/$name.idpplan: matches $name.md" "exit $mrc" "$(cat "$tmp/diff")"
+  fi
+done
+# rendered by GitHub's own parser (cmark-gfm), when installed: the escaped | and backticks stay in
+# their cells and code spans, the fenced diff holds a ``` run without ending early
+if ! command -v cmark-gfm >/dev/null; then
+  if [ -n "${CI:-}" ]; then bad "show -format markdown renders: cmark-gfm is not installed"; else
+    echo "ok - show -format markdown renders as GitHub does # SKIP cmark-gfm is not installed"; fi
+else
+  cmark-gfm -e table --unsafe "$here/markdown/escape.md" >"$tmp/escape.html" 2>&1
+  rows=$(grep -c '^<tr>' "$tmp/escape.html")
+  cells=$(grep -c '^<t[dh]>' "$tmp/escape.html")
+  if [ "$rows" -eq 7 ] && [ "$cells" -eq 14 ] &&
+    grep -qxF '<td><code>env.pr|7/app.`w`/need.db/random.password.old</code></td>' "$tmp/escape.html" &&
+    grep -qxF '<td>changed: <code>len|gth</code>, <code>`x`</code></td>' "$tmp/escape.html" &&
+    grep -qxF '<td><code>+/-</code> replace, create before destroy (tainted | by `hand` &lt;b&gt;), forced by <code>length</code></td>' "$tmp/escape.html" &&
+    grep -qxF '+   note = &quot;a | b ``` c `d`&quot;' "$tmp/escape.html" &&
+    [ "$(grep -c '<pre><code class="language-diff">' "$tmp/escape.html")" -eq 3 ] &&
+    [ "$(grep -c '^</details>' "$tmp/escape.html")" -eq 3 ]; then
+    ok "show -format markdown renders as GitHub does (cmark-gfm): 2 cells a row, escapes kept, 3 diff blocks"
+  else
+    bad "show -format markdown renders as GitHub does (cmark-gfm): 2 cells a row, escapes kept, 3 diff blocks" \
+      "rows $rows, cells $cells" "$(cat "$tmp/escape.html")"
+  fi
+fi
+# -format: text is the default, json is -json, anything else a usage error
+fresh fmt replace && plan "$tmp/fmt" -env dev -out "$tmp/fmt/p.plan"
+(cd "$tmp/fmt" && "$idp" show p.plan >"$tmp/fmt/a" && "$idp" show p.plan -format text >"$tmp/fmt/b" &&
+  "$idp" show p.plan -json >"$tmp/fmt/c" && "$idp" show p.plan --format=json >"$tmp/fmt/d") 2>"$tmp/fmt.err"
+[ $? -eq 0 ] && cmp -s "$tmp/fmt/a" "$tmp/fmt/b" && cmp -s "$tmp/fmt/c" "$tmp/fmt/d" &&
+  ok "show -format text is the default, -format json is -json" ||
+  bad "show -format text is the default, -format json is -json" "$(cat "$tmp/fmt.err")"
+"$idp" show "$tmp/fmt/p.plan" -format html >/dev/null 2>"$tmp/fmt.err"
+r1=$?
+"$idp" show "$tmp/fmt/p.plan" -json -format markdown >/dev/null 2>>"$tmp/fmt.err"
+r2=$?
+[ $r1 -eq 2 ] && [ $r2 -eq 2 ] && grep -q "unknown -format 'html'" "$tmp/fmt.err" &&
+  grep -q "hint: write -format text, -format markdown or -format json" "$tmp/fmt.err" &&
+  ok "show: an unknown -format, or -json with -format markdown, is a usage error (exit 2)" ||
+  bad "show: an unknown -format, or -json with -format markdown, is a usage error (exit 2)" "exit $r1 $r2" "$(cat "$tmp/fmt.err")"
+
 # --- exit codes -----------------------------------------------------------------------------
 fresh ec-noop noop && plan "$tmp/ec-noop" -env dev -detailed-exitcode
 [ "$rc" -eq 0 ] && ok "plan -detailed-exitcode: 0 without changes" || bad "plan -detailed-exitcode: 0 without changes" "exit $rc" "$err"
@@ -235,6 +308,12 @@ fi
 grep -q 'Warning: the plan is stale: the state of environment dev has changed since the plan was made (serial 1 when planned, 2 now)' "$tmp/show2.txt" &&
   "$idp" show -json "$tmp/saved/p.plan" | grep -q '"stale": true' &&
   ok "show: a plan whose state moved on is stale" || bad "show: a plan whose state moved on is stale" "$(head -5 "$tmp/show2.txt")"
+"$idp" show "$tmp/saved/p.plan" -format markdown >"$tmp/show2.md" 2>&1
+grep -qxF '> **Warning:** the plan is stale: the state of environment dev has changed since the plan was made (serial 1 when planned, 2 now)' "$tmp/show2.md" &&
+  grep -qxF '> hint: plan again; a saved plan applies only to the states it was made against' "$tmp/show2.md" &&
+  grep -q 'Plan again before applying\.$' "$tmp/show2.md" && ! grep -q 'Apply it with' "$tmp/show2.md" &&
+  ok "show -format markdown: a stale plan gets a warning, not an apply command" ||
+  bad "show -format markdown: a stale plan gets a warning, not an apply command" "$(head -8 "$tmp/show2.md")"
 printf '{"format_version": "1"}\n' >"$tmp/notplan.json"
 "$idp" show "$tmp/notplan.json" >/dev/null 2>"$tmp/show.err"
 [ $? -eq 1 ] && grep -q 'not a saved plan' "$tmp/show.err" && ok "show: refuses a file that is not a saved plan" ||
@@ -301,6 +380,13 @@ if grep -q "Apply complete! Resources: 1 added" "$tmp/drift.out"; then
   plan "$tmp/drift" -refresh
   grep -q "~ replicas = 5 -> 1" <<<"$out" && grep -q "Plan: 0 to add, 1 to change, 0 to destroy." <<<"$out" &&
     ok "plan: refreshed, it puts the edited object back" || bad "plan: refreshed, it puts the edited object back" "$out" "$err"
+  plan "$tmp/drift" -refresh -out "$tmp/drift/d.plan"
+  "$idp" show "$tmp/drift/d.plan" -format markdown >"$tmp/drift.md" 2>&1
+  grep -qxF '| `env.dev/app.web/need.workload/gitops.deployment.app` | changed: `replicas` |' "$tmp/drift.md" &&
+    grep -qxF '### Drift' "$tmp/drift.md" && grep -qxF '**Plan: 0 to add, 1 to change, 0 to destroy.**' "$tmp/drift.md" &&
+    ! grep -q 'refresh=false' "$tmp/drift.md" && grep -qxF -- '- replicas = 5' "$tmp/drift.md" && grep -qxF -- '+ replicas = 1' "$tmp/drift.md" &&
+    ok "show -format markdown: the drift the plan recorded, and the update that puts it back" ||
+    bad "show -format markdown: the drift the plan recorded, and the update that puts it back" "$(cat "$tmp/drift.md")"
   plan "$tmp/drift" -refresh=false -detailed-exitcode
   [ "$rc" -eq 0 ] && ok "plan -refresh=false: compares with the state only" || bad "plan -refresh=false: compares with the state only" "exit $rc" "$out"
   rm "$tmp/drift/rendered/dev/web.yaml"
@@ -510,6 +596,69 @@ else
   bad "plan: the source hash covers module files" "h1=$h1" "h2=$h2"
 fi
 unset IDP_STDLIB
+
+# --- colour: only on a terminal, never with -no-color or NO_COLOR (no-color.org) --------------
+# script(1) (util-linux) runs idp on a pseudo-terminal; colour is ANSI SGR (ESC [ ... m).
+if ! command -v script >/dev/null; then
+  echo "ok - colour # SKIP script(1) is not installed (util-linux's bsdutils)"
+else
+  unset NO_COLOR
+  # tty_run DIR ARGS...: idp ARGS in DIR on a pty; leaves $out (carriage returns removed) and $rc
+  tty_run() {
+    local dir=$1 cmd
+    shift
+    printf -v cmd '%q ' "$idp" "$@"
+    (cd "$dir" && timeout 60 script -qefc "$cmd" /dev/null) </dev/null >"$tmp/tty.out" 2>&1
+    rc=$?
+    out=$(tr -d '\r' <"$tmp/tty.out")
+  }
+  esc=$'\e['
+  rm -rf "$tmp/colour" && mkdir -p "$tmp/colour" && cp "$here/refresh/main.idp" "$tmp/colour/"
+  plain=$(cd "$tmp/colour" && "$idp" plan -refresh=false 2>&1)
+  tty_run "$tmp/colour" plan -refresh=false
+  [ "$rc" -eq 0 ] && [[ $out == *$'\e[32m+\e[0m env.dev/app.web/need.workload/gitops.deployment.app {'* ]] &&
+    [[ $out == *$'  \e[1m# env.dev/app.web/need.workload/gitops.deployment.app will be created\e[0m'* ]] &&
+    [[ $out == *$'      \e[32m+\e[0m replicas = 1'* ]] && [[ $out == *$'\e[1mPlan:\e[0m 1 to add, 0 to change, 0 to destroy.'* ]] &&
+    [[ $plain != *$'\e'* ]] &&
+    ok "colour: plan on a terminal (+ green, headings bold), none in a pipe" ||
+    bad "colour: plan on a terminal (+ green, headings bold), none in a pipe" "exit $rc" "$(cat -v "$tmp/tty.out" | head -20)"
+  for flag in -no-color --no-color -no-color=true; do
+    tty_run "$tmp/colour" plan -refresh=false "$flag"
+    [ "$rc" -eq 0 ] && [ "$out" = "$plain" ] && ok "colour: plan $flag on a terminal prints the bytes a pipe gets" ||
+      bad "colour: plan $flag on a terminal prints the bytes a pipe gets" "exit $rc" "$(cat -v "$tmp/tty.out" | head -5)"
+  done
+  NO_COLOR=1 tty_run "$tmp/colour" plan -refresh=false
+  [ "$rc" -eq 0 ] && [ "$out" = "$plain" ] && ok "colour: NO_COLOR=1 turns it off" ||
+    bad "colour: NO_COLOR=1 turns it off" "$(cat -v "$tmp/tty.out" | head -5)"
+  NO_COLOR= tty_run "$tmp/colour" plan -refresh=false
+  [[ $out == *"$esc"* ]] && ok "colour: an empty NO_COLOR does not" || bad "colour: an empty NO_COLOR does not" "$(head -5 <<<"$out")"
+  # apply prints its plan in colour; the progress and summary stay plain
+  tty_run "$tmp/colour" apply -auto-approve
+  [ "$rc" -eq 0 ] && [[ $out == *$'\e[32m+\e[0m env.dev/app.web'* ]] && [[ $out == *"Apply complete! Resources: 1 added"* ]] &&
+    ok "colour: apply on a terminal" || bad "colour: apply on a terminal" "exit $rc" "$(cat -v "$tmp/tty.out")"
+  # drift: ~ yellow; off with NO_COLOR
+  sed -i 's/replicas: 1/replicas: 4/' "$tmp/colour/rendered/dev/web.yaml"
+  tty_run "$tmp/colour" plan -refresh-only
+  [[ $out == *$'  \e[1m# env.dev/app.web/need.workload/gitops.deployment.app has changed\e[0m'* ]] &&
+    [[ $out == *$'      \e[33m~\e[0m replicas = 1 -> 4'* ]] && ok "colour: drift on a terminal (~ yellow)" ||
+    bad "colour: drift on a terminal (~ yellow)" "exit $rc" "$(cat -v "$tmp/tty.out")"
+  NO_COLOR=1 tty_run "$tmp/colour" plan -refresh-only
+  [[ $out != *$'\e'* ]] && [[ $out == *"~ replicas = 1 -> 4"* ]] && ok "colour: drift with NO_COLOR=1 is plain" ||
+    bad "colour: drift with NO_COLOR=1 is plain" "$(cat -v "$tmp/tty.out")"
+  # show: text coloured on a terminal unless -no-color; Markdown never
+  tty_run "$tmp/colour" plan -out c.plan -no-color
+  tty_run "$tmp/colour" show c.plan
+  [[ $out == *$'\e[33m~\e[0m env.dev/app.web'* ]] && ok "colour: show on a terminal (~ yellow)" ||
+    bad "colour: show on a terminal (~ yellow)" "exit $rc" "$(cat -v "$tmp/tty.out")"
+  tty_run "$tmp/colour" show c.plan -no-color
+  [ "$rc" -eq 0 ] && [[ $out != *$'\e'* ]] && ok "colour: show -no-color is plain" || bad "colour: show -no-color is plain" "$(cat -v "$tmp/tty.out")"
+  tty_run "$tmp/colour" show c.plan -format markdown
+  [ "$rc" -eq 0 ] && [[ $out != *$'\e'* ]] && [[ $out == *"## idp plan"* ]] && ok "colour: show -format markdown is never coloured" ||
+    bad "colour: show -format markdown is never coloured" "$(cat -v "$tmp/tty.out")"
+  tty_run "$tmp/colour" destroy -auto-approve -no-color
+  [ "$rc" -eq 0 ] && [[ $out != *$'\e'* ]] && [[ $out == *"Destroy complete! Resources: 0 added, 0 changed, 1 destroyed."* ]] &&
+    ok "colour: destroy -no-color on a terminal is plain" || bad "colour: destroy -no-color on a terminal is plain" "exit $rc" "$(cat -v "$tmp/tty.out")"
+fi
 
 # --- no secret in plaintext anywhere the tests wrote ----------------------------------------
 leaks=()

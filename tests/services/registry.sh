@@ -13,6 +13,8 @@
 #                              (http://127.0.0.1:PORT), REGISTRY_HOST (127.0.0.1:PORT),
 #                              REGISTRY_PID, REGISTRY_DIR and REGISTRY_LOG (its stderr: one
 #                              access-log line per request). Returns 1 with a message if it fails.
+#                              REGISTRY_CONFIG_EXTRA, when set, is appended to its config.yml
+#                              (top-level YAML, such as a `notifications:` section).
 #   registry_push REPO TAG [USER:PASS]
 #                              pushes an image with curl only (a config blob, a layer blob, then
 #                              the manifest under TAG; content unique to REPO:TAG, so digests
@@ -78,6 +80,7 @@ http:
   debug:
     addr: ""
 $authconf
+${REGISTRY_CONFIG_EXTRA:-}
 EOF
     docker-registry serve "$REGISTRY_DIR/config.yml" >>"$REGISTRY_LOG" 2>&1 &
     REGISTRY_PID=$!

@@ -489,6 +489,43 @@ static void eval_registry_image(void **state) {
   assert_int_equal(srv->nreq, 2);
 }
 
+/* idp_registry_digest: a tag's digest now, a digest the repository holds, one it does not (404),
+ * references that are neither, and no cache (webhooks want the registry's answer of the moment). */
+static void registry_digest(void **state) {
+  (void)state;
+  static const route routes[] = {
+      {"HEAD", "/v2/acme/d/manifests/v2.0.0", NULL, 200, "Docker-Content-Digest: " DIGEST_A "\r\n", MANIFEST},
+      {"HEAD", "/v2/acme/d/manifests/" DIGEST_A, NULL, 200, "Docker-Content-Digest: " DIGEST_A "\r\n", MANIFEST},
+  };
+  canned_start(routes, sizeof routes / sizeof *routes);
+  const idp_value *integ = integration(base_url(), "idp", "hunter2-pw", NULL);
+  const char *want = idp_arena_sprintf(&F->arena, "127.0.0.1:%d/acme/d@" DIGEST_A, srv->port);
+  char *img = NULL, *err = NULL;
+  assert_int_equal(idp_registry_digest(reg, integ, "acme/d", "v2.0.0", &img, &err), 0);
+  assert_string_equal(img, want);
+  free(img);
+  assert_int_equal(idp_registry_digest(reg, integ, "acme/d", DIGEST_A, &img, &err), 0);
+  assert_string_equal(img, want);
+  free(img);
+  const char *missing = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+  assert_int_equal(idp_registry_digest(reg, integ, "acme/d", missing, &img, &err), -1);
+  assert_null(img);
+  if (!strstr(err, "HTTP 404") || !strstr(err, "acme/d") || strstr(err, "hunter2")) FAIL("message: %s", err);
+  free(err);
+  assert_int_equal(idp_registry_digest(reg, integ, "acme/d", "v2 0", &img, &err), -1);
+  assert_non_null(strstr(err, "is neither a tag nor a sha256: digest"));
+  free(err);
+  assert_int_equal(idp_registry_digest(reg, integ, "acme/d", "sha256:abc", &img, &err), -1);
+  free(err);
+  assert_int_equal(idp_registry_digest(reg, integ, "Acme/D", "v2.0.0", &img, &err), -1);
+  assert_non_null(strstr(err, "is not a repository name"));
+  free(err);
+  assert_int_equal(idp_registry_digest(reg, integ, "acme/d", "v2.0.0", &img, &err), 0); /* asked again */
+  free(img);
+  canned_stop();
+  assert_int_equal(srv->nreq, 4);
+}
+
 int test_registry(void) {
   const struct CMUnitTest tests[] = {
       FX_TEST(tag_semver),
@@ -501,6 +538,7 @@ int test_registry(void) {
       REG_TEST(canned_errors),
       REG_TEST(integration_errors),
       REG_TEST(eval_registry_image),
+      REG_TEST(registry_digest),
   };
   return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
 }

@@ -663,11 +663,53 @@ static void big_state(void **state) {
   idp_state_free(st);
 }
 
+/* Decision 9's pins: set, kept through a write and a read, changed, forgotten; the shared state
+ * keeps none; malformed pins are refused. */
+static void pins(void **state) {
+  (void)state;
+  idp_state_key key = key_of(key_hex);
+  idp_state *st = sample(&key);
+  assert_null(idp_state_pin(st, "shop"));
+  assert_null(idp_state_pins(st));
+  idp_state_set_pin(st, "shop", "r.test/acme/shop@sha256:aa", "shop-release", "shop-release-1", "2026-11-27T10:00:00Z");
+  write_dev(st);
+  idp_state_free(st);
+  st = read_dev(&key);
+  assert_string_equal(idp_state_pin(st, "shop"), "r.test/acme/shop@sha256:aa");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(idp_state_pins(st), "shop"), "run")),
+                      "shop-release-1");
+  assert_false(idp_state_dirty(st));
+  idp_state_set_pin(st, "shop", "r.test/acme/shop@sha256:aa", "shop-release", "shop-release-1", "2026-11-27T10:00:00Z");
+  assert_false(idp_state_dirty(st)); /* the same pin again changes nothing */
+  idp_state_set_pin(st, "shop", "r.test/acme/shop@sha256:bb", "shop-release", "shop-release-2", NULL);
+  assert_true(idp_state_dirty(st));
+  assert_string_equal(idp_state_pin(st, "shop"), "r.test/acme/shop@sha256:bb");
+  idp_state_set_pin(st, "shop", NULL, NULL, NULL, NULL);
+  assert_null(idp_state_pin(st, "shop"));
+  assert_null(idp_state_pins(st));
+  char *text = idp_state_dump(st);
+  assert_null(strstr(text, "\"pins\""));
+  free(text);
+  idp_state_free(st);
+  idp_state *shared = idp_state_new(NULL, NULL);
+  idp_state_set_pin(shared, "shop", "r.test/acme/shop@sha256:aa", NULL, NULL, NULL);
+  assert_null(idp_state_pins(shared));
+  idp_state_free(shared);
+  const char *head = "{\"version\": 1, \"lineage\": \"6a3d5f87-8813-4c47-b723-2b357dd03352\", \"serial\": 1, \"env\": \"dev\", ";
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s\"pins\": [], \"resources\": []}\n", head);
+  expect_refused(buf, "\"pins\" must be an object");
+  snprintf(buf, sizeof buf, "%s\"pins\": {\"shop\": {\"run\": \"x\"}}, \"resources\": []}\n", head);
+  expect_refused(buf, "the pin of app shop must be an object with an \"image\" string");
+  snprintf(buf, sizeof buf, "%s\"pins\": {\"shop\": {\"image\": \"i\", \"by\": \"x\"}}, \"resources\": []}\n", head);
+  expect_refused(buf, "unknown key \"by\" in the pin of app shop");
+}
+
 int test_state(void) {
   const struct CMUnitTest tests[] = {
       ST_TEST(round_trip),       ST_TEST(serial_and_lineage),     ST_TEST(secrets),         ST_TEST(tampered_and_moved),
       ST_TEST(no_key_move_and_keys), ST_TEST(refused_files),      ST_TEST(atomic_files_and_modes), ST_TEST(lock_contention),
-      ST_TEST(big_state),
+      ST_TEST(big_state),        ST_TEST(pins),
   };
   return cmocka_run_group_tests_name("state", tests, NULL, NULL);
 }

@@ -41,6 +41,7 @@ int test_instance(void); /* tests/unit/test_instance.c: instantiation and the de
 int test_check(void);    /* tests/unit/test_check.c: checks after instantiation (types, integrations, secrets) */
 int test_registry(void); /* tests/unit/test_registry.c: registry_image()'s resolver (runtime/registry.h) */
 int test_http(void);     /* tests/unit/test_http.c: the HTTP client (runtime/http.h) against a local server */
+int test_runs(void);     /* tests/unit/test_runs.c: pipeline run records (runtime/runs.h) */
 
 /* --- fixture (support.c) ----------------------------------------------------------------- */
 

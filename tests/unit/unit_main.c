@@ -24,5 +24,6 @@ int main(void) {
   failed += test_check();
   failed += test_registry();
   failed += test_http();
+  failed += test_runs();
   return failed ? 1 : 0;
 }

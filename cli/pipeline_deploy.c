@@ -1,0 +1,238 @@
+/* pipeline_deploy.c - the deploy step of a pipeline, and image pins in every plan.
+ *
+ * Decision 9: where a pipeline deployed an (app, env), the environment's state keeps the image it
+ * deployed (idp_state_pin), and every plan of that environment evaluates app.image as that pin,
+ * so an ordinary plan never ships a newer tag past the pipeline's approvals.
+ *
+ * Decision 10: a deploy changes only what the image forces. Which inputs the image reaches is
+ * found by instantiating the spec twice, once with the app's image pinned to the deployed digest
+ * and once to a sentinel that is no image at all: the inputs that differ are the image's. The
+ * deploy plans exactly the app's instances (in the environment's state) that hold such inputs,
+ * with every other input of theirs left as stored (lifecycle ignore), and nothing else: the
+ * rest of what an ordinary plan would change is recorded as pending ("needs a reviewed apply").
+ * An app with nothing in the environment yet is created in full (there is nothing to keep). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../compiler/util.h"
+#include "../runtime/planner.h"
+#include "../runtime/state.h"
+#include "cli.h"
+#include "pipeline.h"
+
+/* No registry serves this name (RFC 2606 .invalid), and no digest is all zeros. */
+static const char sentinel[] =
+    "idp-pipeline.invalid/sentinel@sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+size_t idp_image_repo(const char *image) {
+  size_t n = strcspn(image, "@");
+  const char *slash = memrchr(image, '/', n), *colon = memrchr(image, ':', n);
+  return colon && (!slash || colon > slash) ? (size_t)(colon - image) : n;
+}
+
+const char *idp_pin_lookup(void *payload, const char *env, const char *app, const idp_value *evaluated) {
+  const idp_pin_src *p = payload;
+  if (p->req && strcmp(env, p->req->env) == 0 && strcmp(app, p->req->app) == 0)
+    return p->sentinel ? sentinel : p->req->image;
+  for (size_t i = 0; i < p->nstates; i++) {
+    const char *e = idp_state_env(p->states[i]);
+    if (!e || strcmp(e, env) != 0) continue;
+    const char *pin = idp_state_pin(p->states[i], app);
+    /* A pin holds while the app names the same repository; an app moved to another one plans it. */
+    if (pin && evaluated && evaluated->kind == IDP_V_STRING) {
+      const char *now = evaluated->u.string.s;
+      size_t n = idp_image_repo(pin);
+      if (idp_image_repo(now) != n || strncmp(now, pin, n) != 0) return NULL;
+    }
+    return pin;
+  }
+  return NULL;
+}
+
+bool idp_pins_any(idp_state *const *states, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (idp_state_pins(states[i])) return true;
+  return false;
+}
+
+/* Equal as far as a plan can tell: unknowns of the same shape count as equal here (both sides
+ * have them for the same reason: outputs not known yet), unlike idp_value_equal. */
+static bool same(const idp_value *x, const idp_value *y) {
+  if (!x || !y) return x == y;
+  if (x->kind == IDP_V_UNKNOWN || y->kind == IDP_V_UNKNOWN) return x->kind == y->kind;
+  if (x->kind != y->kind) return false;
+  if (x->kind == IDP_V_LIST) {
+    if (x->u.list.n != y->u.list.n) return false;
+    for (size_t i = 0; i < x->u.list.n; i++)
+      if (!same(x->u.list.items[i], y->u.list.items[i])) return false;
+    return true;
+  }
+  if (x->kind == IDP_V_MAP) {
+    if (x->u.map.n != y->u.map.n) return false;
+    for (size_t i = 0; i < x->u.map.n; i++)
+      if (x->u.map.klen[i] != y->u.map.klen[i] || memcmp(x->u.map.keys[i], y->u.map.keys[i], x->u.map.klen[i]) != 0 ||
+          !same(x->u.map.vals[i], y->u.map.vals[i]))
+        return false;
+    return true;
+  }
+  return idp_value_equal(x, y);
+}
+
+/* The input names of in that differ from the sentinel instantiation's (NULL when none, or when the
+ * instance is missing there). */
+static bool image_inputs(const idp_inst *in, const idp_inst *other, bool *mine) {
+  bool any = false;
+  const idp_value *m = in->inputs;
+  for (size_t i = 0; i < m->u.map.n; i++) {
+    const idp_value *o = other ? idp_map_get(other->inputs, m->u.map.keys[i], m->u.map.klen[i]) : NULL;
+    mine[i] = !other || !same(m->u.map.vals[i], o);
+    any |= mine[i];
+  }
+  return any;
+}
+
+static bool in_state(idp_state *const *states, size_t n, const char *env, const char *addr) {
+  for (size_t i = 0; i < n; i++) {
+    const char *e = idp_state_env(states[i]);
+    if (!e || strcmp(e, env) != 0) continue;
+    idp_state_res *r = idp_state_find(states[i], addr);
+    return r && idp_state_res_status(r) != IDP_STATE_PENDING_CREATE;
+  }
+  return false;
+}
+
+/* A change of the ordinary plan as the pending list records it; with mine (the inputs the deploy
+ * changes), only the rest, and NULL when nothing is left. */
+static json_t *pending_entry(const idp_plan_res *r, const bool *only_unmarked, const idp_inst *in) {
+  json_t *attrs = json_array();
+  for (size_t i = 0; i < r->nattrs; i++) {
+    const idp_plan_attr *at = &r->attrs[i];
+    if (!at->changed || at->computed) continue;
+    if (only_unmarked) {
+      bool image = false;
+      for (size_t k = 0; k < in->inputs->u.map.n && !image; k++)
+        image = only_unmarked[k] && strcmp(in->inputs->u.map.keys[k], at->name) == 0;
+      if (image) continue;
+    }
+    json_array_append_new(attrs, json_string(at->name));
+  }
+  if (only_unmarked && json_array_size(attrs) == 0) {
+    json_decref(attrs);
+    return NULL;
+  }
+  return json_pack("{s:s, s:s, s:o}", "address", r->addr, "action", idp_plan_action_name(r->action), "attributes",
+                   attrs);
+}
+
+int idp_deploy_scope(idp_spec_graph *R, idp_graph *g, idp_state *const *states, const bool *deletable, size_t nst,
+                     idp_pin_req *req, idp_plan_opts *po, idp_state_error *err) {
+  idp_arena *a = &g->arena;
+  char *prefix = idp_arena_sprintf(a, "env.%s/app.%s", req->env, req->app);
+  bool first = true;
+  for (size_t i = 0; i < g->n && first; i++)
+    if (idp_plan_addr_under(g->v[i]->addr, prefix) && in_state(states, nst, req->env, g->v[i]->addr)) first = false;
+  req->first = first;
+  req->pending = json_array();
+  const char **targets = idp_arena_alloc(a, (g->n + 1) * sizeof *targets);
+  size_t nt = 0;
+  if (first) { /* nothing to keep: the app is created in full, with what it needs */
+    targets[nt++] = prefix;
+    po->targets = targets;
+    po->ntargets = nt;
+    po->exact = false;
+    return 0;
+  }
+
+  /* What an ordinary plan of the app would do, for the pending list. */
+  idp_plan_opts full = {.targets = (const char *const *)&prefix, .ntargets = 1};
+  idp_plan *fp = NULL;
+  int rc = idp_plan_make(&fp, g, states, deletable, nst, &full, err);
+  if (rc < 0) return rc;
+
+  idp_pin_src ps = {.req = req, .states = states, .nstates = nst, .sentinel = true};
+  idp_graph *gs = idp_spec_graph_again(R, idp_pin_lookup, &ps);
+  if (!gs) {
+    idp_plan_free(fp);
+    return idp_state_fail(err, IDP_STATE_EINVALID, "the spec did not evaluate with the image left open (see above)");
+  }
+  bool **marks = idp_arena_alloc(a, (g->n + 1) * sizeof *marks);
+  for (size_t i = 0; i < g->n; i++) {
+    marks[i] = NULL;
+    idp_inst *in = g->v[i];
+    if (!idp_plan_addr_under(in->addr, prefix)) continue;
+    bool *mine = idp_arena_alloc(a, (in->inputs->u.map.n + 1) * sizeof *mine);
+    if (!image_inputs(in, idp_graph_find(gs, in->addr), mine) || !in_state(states, nst, req->env, in->addr)) continue;
+    marks[i] = mine;
+    targets[nt++] = in->addr;
+    /* every other input keeps its stored value */
+    size_t n = in->inputs->u.map.n, k = 0;
+    const char **ign = idp_arena_alloc(a, (n + in->life.nignore + 1) * sizeof *ign);
+    for (size_t j = 0; j < in->life.nignore; j++) ign[k++] = in->life.ignore[j];
+    for (size_t j = 0; j < n; j++)
+      if (!mine[j]) ign[k++] = in->inputs->u.map.keys[j];
+    in->life.ignore = ign;
+    in->life.nignore = k;
+  }
+  idp_graph_free(gs);
+  for (size_t i = 0; i < fp->n; i++) {
+    const idp_plan_res *r = &fp->v[i];
+    if (r->action == IDP_PLAN_NOOP) continue;
+    const bool *mine = NULL; /* the deploy changes these inputs of it; the rest is pending */
+    for (size_t j = 0; j < g->n && r->inst && !mine; j++)
+      if (g->v[j] == r->inst) mine = marks[j];
+    json_t *e = pending_entry(r, mine, r->inst);
+    if (e) json_array_append_new(req->pending, e);
+  }
+  idp_plan_free(fp);
+  if (nt == 0)
+    return idp_state_fail(err, IDP_PLAN_EREFUSED,
+                          "app %s has no resource in %s that uses its image yet: apply the environment first "
+                          "(idp plan -env %s)",
+                          req->app, req->env, req->env);
+  po->targets = targets;
+  po->ntargets = nt;
+  po->exact = true;
+  return 0;
+}
+
+/* --- the step ------------------------------------------------------------------------------ */
+
+int idp_pipeline_deploy(const char *spec_dir, const char *env, const char *app, const char *image,
+                        const char *pipeline, const char *run_id, FILE *log, idp_deploy_result *out, char *err,
+                        size_t errsize) {
+  static const char see[] = "see the driver's output (a background driver's: .idp/runs/RUN.log)";
+  *out = (idp_deploy_result){0};
+  idp_pin_req req = {.env = env, .app = app, .image = image, .pipeline = pipeline, .run = run_id};
+  if (log) {
+    fprintf(log, "deploy %s to %s: %s\n", app, env, image);
+    fflush(log);
+  }
+  json_t *saved = NULL;
+  int rc = idp_plan_pinned(spec_dir, &req, &saved);
+  out->pending = req.pending;
+  out->first = req.first;
+  if (rc != IDP_EXIT_OK || !saved) {
+    snprintf(err, errsize, "planning %s in %s failed: %s", app, env, req.why[0] ? req.why : see);
+    json_decref(saved);
+    return -1;
+  }
+  const json_t *s = json_object_get(saved, "summary");
+  out->add = (long)json_integer_value(json_object_get(s, "add"));
+  out->change = (long)json_integer_value(json_object_get(s, "change"));
+  out->destroy = (long)json_integer_value(json_object_get(s, "destroy"));
+  char why[600];
+  rc = idp_apply_saved(saved, "pipeline", why, sizeof why);
+  json_decref(saved);
+  if (rc != IDP_EXIT_OK) {
+    snprintf(err, errsize, "applying %s in %s failed: %s", app, env, why[0] ? why : see);
+    return -1;
+  }
+  return 0;
+}
+
+void idp_deploy_result_free(idp_deploy_result *r) {
+  if (!r) return;
+  json_decref(r->pending);
+  r->pending = NULL;
+}
