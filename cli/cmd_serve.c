@@ -917,9 +917,10 @@ static enum MHD_Result hook_ci(hub *h, struct MHD_Connection *c, req *q, const c
     res = ci_fail(h, c, from, 422, msg);
     goto done;
   }
-  if (idp_registry_digest(h->reg, w->t->registry, w->t->repository, ref, &image, &err) < 0) {
+  int found = idp_registry_digest(h->reg, w->t->registry, w->t->repository, ref, &image, &err);
+  if (found < 0) {
     /* A 404 is the answer (not in the repository); anything else is the registry failing. */
-    bool missing = strstr(err, "HTTP 404") != NULL;
+    bool missing = found == IDP_REGISTRY_ENOTFOUND;
     if (missing)
       snprintf(msg, sizeof msg, "%s %s is not in repository %s on registry %s (decision 12): %s", img ? "digest" : "tag", ref,
                w->t->repository, w->t->registry_name ? w->t->registry_name : w->hostport, err);

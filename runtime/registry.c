@@ -286,6 +286,7 @@ typedef struct sess {
   bool basic;                /* the registry asked for username + password */
   bool challenged;           /* a 401 was answered already: another one is final */
   bool missing_ok;           /* list_tags: a repository the registry does not know has no tags */
+  bool not_found;            /* manifest_digest: the registry answered 404 */
   const char *err;           /* the message of the first failure (arena) */
   char errbuf[CURL_ERROR_SIZE];
   struct idp_registry *reg;  /* whose pace the requests keep (idp_registry_set_min_interval) */
@@ -560,7 +561,10 @@ static int manifest_digest(sess *s, const char *tag, const char **digest) {
       *digest = d;
     }
   }
-  if (rc == 0 && r.status != 200) rc = status_error(s, &r, doing, false);
+  if (rc == 0 && r.status != 200) {
+    s->not_found = r.status == 404;
+    rc = status_error(s, &r, doing, false);
+  }
   reply_free(&r);
   return rc;
 }
@@ -847,7 +851,7 @@ int idp_registry_digest(idp_registry *r, const idp_value *integration, const cha
   curl_easy_cleanup(s.h);
   wipe_free(s.bearer);
   idp_arena_free(&tmp);
-  return rc;
+  return rc == 0 ? 0 : s.not_found ? IDP_REGISTRY_ENOTFOUND : -1;
 }
 
 int idp_registry_tags(idp_registry *r, const idp_value *integration, const char *repository, char ***tags, size_t *ntags,

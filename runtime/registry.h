@@ -47,8 +47,10 @@ int idp_registry_image(idp_value **out, const char **err, const idp_value *integ
  * that manifest (a 404 is an error),
  * and the answer carries the digest asked for. Not cached: every call asks the registry (webhooks
  * and `pipeline run --tag` want the registry's answer now). Returns 0 with *image, or -1 with *err;
- * both malloc'd, the caller frees them. Messages never hold a credential. An integration with an
- * unknown attribute is an error here. */
+ * both malloc'd, the caller frees them; IDP_REGISTRY_ENOTFOUND (with *err) when the registry
+ * answered 404: it holds no such manifest. Messages never hold a credential. An integration with
+ * an unknown attribute is an error here. */
+enum { IDP_REGISTRY_ENOTFOUND = -2 };
 int idp_registry_digest(idp_registry *r, const idp_value *integration, const char *repository, const char *reference,
                         char **image, char **err);
 

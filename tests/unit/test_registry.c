@@ -508,7 +508,7 @@ static void registry_digest(void **state) {
   assert_string_equal(img, want);
   free(img);
   const char *missing = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-  assert_int_equal(idp_registry_digest(reg, integ, "acme/d", missing, &img, &err), -1);
+  assert_int_equal(idp_registry_digest(reg, integ, "acme/d", missing, &img, &err), IDP_REGISTRY_ENOTFOUND);
   assert_null(img);
   if (!strstr(err, "HTTP 404") || !strstr(err, "acme/d") || strstr(err, "hunter2")) FAIL("message: %s", err);
   free(err);
