@@ -167,8 +167,8 @@ typedef struct idp_pin_src {
 /* idp_inst_opts.image_pin over an idp_pin_src: the request's image for its app and env, else the
  * state's pin while the app's image (evaluated, when known) is of the pin's repository. */
 const char *idp_pin_lookup(void *payload, const char *env, const char *app, const struct idp_value *evaluated);
-/* The length of image's repository part: "HOST/REPO" of "HOST/REPO@sha256:..." or "HOST/REPO:TAG". */
-size_t idp_image_repo(const char *image);
+/* Whether two image references name the same repository ("HOST/REPO", without tag or digest). */
+bool idp_image_same_repo(const char *a, const char *b);
 /* True if any of states[0..n) holds a pin. */
 bool idp_pins_any(struct idp_state *const *states, size_t n);
 /* Narrows a plan of g (instantiated with req's pin) to what decision 10 lets a deploy change, in

@@ -138,8 +138,7 @@ static json_t *images_json(const idp_spec_graph *R, idp_state *const *states, si
         const char *img = e && strcmp(e, env) == 0 ? idp_graph_app_image(R->g, env, app) : NULL;
         const char *pin = img ? idp_state_pin(states[i], app) : NULL;
         /* none yet, or one of another repository than the app now names */
-        if (!img || (pin && idp_image_repo(pin) == idp_image_repo(img) && strncmp(pin, img, idp_image_repo(img)) == 0))
-          continue;
+        if (!img || (pin && idp_image_same_repo(pin, img))) continue;
         if (!out) out = json_array();
         bool dup = false;
         size_t n;

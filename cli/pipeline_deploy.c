@@ -10,7 +10,8 @@
  * deploy plans exactly the app's instances (in the environment's state) that hold such inputs,
  * with every other input of theirs left as stored (lifecycle ignore), and nothing else: the
  * rest of what an ordinary plan would change is recorded as pending ("needs a reviewed apply").
- * An app with nothing in the environment yet is created in full (there is nothing to keep). */
+ * An app without a pin in the environment (never deployed there to the end, by a deploy or a
+ * reviewed apply) is planned in full: there is nothing to keep. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +26,16 @@
 static const char sentinel[] =
     "idp-pipeline.invalid/sentinel@sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
-size_t idp_image_repo(const char *image) {
+/* The length of image's repository part: "HOST/REPO" of "HOST/REPO@sha256:..." or "HOST/REPO:TAG". */
+static size_t repo_len(const char *image) {
   size_t n = strcspn(image, "@");
   const char *slash = memrchr(image, '/', n), *colon = memrchr(image, ':', n);
   return colon && (!slash || colon > slash) ? (size_t)(colon - image) : n;
+}
+
+bool idp_image_same_repo(const char *a, const char *b) {
+  size_t n = repo_len(a);
+  return repo_len(b) == n && strncmp(a, b, n) == 0;
 }
 
 const char *idp_pin_lookup(void *payload, const char *env, const char *app, const idp_value *evaluated) {
@@ -40,11 +47,8 @@ const char *idp_pin_lookup(void *payload, const char *env, const char *app, cons
     if (!e || strcmp(e, env) != 0) continue;
     const char *pin = idp_state_pin(p->states[i], app);
     /* A pin holds while the app names the same repository; an app moved to another one plans it. */
-    if (pin && evaluated && evaluated->kind == IDP_V_STRING) {
-      const char *now = evaluated->u.string.s;
-      size_t n = idp_image_repo(pin);
-      if (idp_image_repo(now) != n || strncmp(now, pin, n) != 0) return NULL;
-    }
+    if (pin && evaluated && evaluated->kind == IDP_V_STRING && !idp_image_same_repo(pin, evaluated->u.string.s))
+      return NULL;
     return pin;
   }
   return NULL;
@@ -79,8 +83,8 @@ static bool same(const idp_value *x, const idp_value *y) {
   return idp_value_equal(x, y);
 }
 
-/* The input names of in that differ from the sentinel instantiation's (NULL when none, or when the
- * instance is missing there). */
+/* Marks in mine[] (per input of in, in map order) the inputs that differ from other's, the same
+ * instance in the sentinel instantiation (all of them when it is missing there); true if any. */
 static bool image_inputs(const idp_inst *in, const idp_inst *other, bool *mine) {
   bool any = false;
   const idp_value *m = in->inputs;
@@ -92,14 +96,10 @@ static bool image_inputs(const idp_inst *in, const idp_inst *other, bool *mine) 
   return any;
 }
 
-static bool in_state(idp_state *const *states, size_t n, const char *env, const char *addr) {
-  for (size_t i = 0; i < n; i++) {
-    const char *e = idp_state_env(states[i]);
-    if (!e || strcmp(e, env) != 0) continue;
-    idp_state_res *r = idp_state_find(states[i], addr);
-    return r && idp_state_res_status(r) != IDP_STATE_PENDING_CREATE;
-  }
-  return false;
+static idp_state *env_state(idp_state *const *states, size_t n, const char *env) {
+  for (size_t i = 0; i < n; i++)
+    if (idp_state_env(states[i]) && strcmp(idp_state_env(states[i]), env) == 0) return states[i];
+  return NULL;
 }
 
 /* A change of the ordinary plan as the pending list records it; with mine (the inputs the deploy
@@ -129,14 +129,16 @@ int idp_deploy_scope(idp_spec_graph *R, idp_graph *g, idp_state *const *states, 
                      idp_pin_req *req, idp_plan_opts *po, idp_state_error *err) {
   idp_arena *a = &g->arena;
   char *prefix = idp_arena_sprintf(a, "env.%s/app.%s", req->env, req->app);
-  bool first = true;
-  for (size_t i = 0; i < g->n && first; i++)
-    if (idp_plan_addr_under(g->v[i]->addr, prefix) && in_state(states, nst, req->env, g->v[i]->addr)) first = false;
+  idp_state *st = env_state(states, nst, req->env);
+  /* An app without a pin was never deployed there to the end (a successful deploy or reviewed
+   * apply records one, cmd_apply.c): nothing to keep, so it is planned in full, with what it
+   * needs; a first deploy cut short converges so. */
+  bool first = !st || !idp_state_pin(st, req->app);
   req->first = first;
   req->pending = json_array();
   const char **targets = idp_arena_alloc(a, (g->n + 1) * sizeof *targets);
   size_t nt = 0;
-  if (first) { /* nothing to keep: the app is created in full, with what it needs */
+  if (first) {
     targets[nt++] = prefix;
     po->targets = targets;
     po->ntargets = nt;
@@ -162,7 +164,7 @@ int idp_deploy_scope(idp_spec_graph *R, idp_graph *g, idp_state *const *states, 
     idp_inst *in = g->v[i];
     if (!idp_plan_addr_under(in->addr, prefix)) continue;
     bool *mine = idp_arena_alloc(a, (in->inputs->u.map.n + 1) * sizeof *mine);
-    if (!image_inputs(in, idp_graph_find(gs, in->addr), mine) || !in_state(states, nst, req->env, in->addr)) continue;
+    if (!image_inputs(in, idp_graph_find(gs, in->addr), mine) || !idp_state_find(st, in->addr)) continue;
     marks[i] = mine;
     targets[nt++] = in->addr;
     /* every other input keeps its stored value */
