@@ -26,21 +26,10 @@
 # lines; exits 0 (tests/run.sh counts).
 set -u
 
-if [ $# -lt 1 ]; then
-  echo "usage: $0 IDP_BINARY" >&2
-  exit 2
-fi
-idp=$1
-case $idp in /*) ;; *) idp="$PWD/$idp" ;; esac
-if [ ! -x "$idp" ]; then
-  echo "not ok - apply setup: $idp is not an executable"
-  exit 0
-fi
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# usage, idp, here, root, LC_ALL, tmp and ok / bad / fail / check: tests/suite.sh
+# shellcheck source=../suite.sh
+. "$(dirname "$0")/../suite.sh" apply "$@" || exit 0
 baseline=${IDP_BASELINE:-$root/../shared/design/baseline}
-export LC_ALL=C
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/idp-apply.XXXXXX")
 bgpid=
 
 # shellcheck source=../services/powerdns.sh
@@ -61,20 +50,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-ok() { echo "ok - apply: $1"; }
-bad() {
-  echo "not ok - apply: $1"
-  shift
-  for l in "$@"; do printf '%s\n' "$l" | sed 's/^/  /'; done
-}
-# check NAME: ok when no `fail` was recorded since the last check, else not ok with the details.
-fails=()
-fail() { fails+=("$@"); }
-check() {
-  if [ ${#fails[@]} -eq 0 ]; then ok "$1"; else bad "$1" "${fails[@]}"; fi
-  fails=()
-}
 
 # --- the servers -------------------------------------------------------------------------------
 if [ ! -d "$baseline" ]; then

@@ -14,23 +14,14 @@
 # Prints TAP-style lines; exits 0 (tests/run.sh counts).
 set -u
 
-if [ $# -lt 1 ]; then
-  echo "usage: $0 IDP_BINARY" >&2
-  exit 2
-fi
-idp=$1
-case $idp in /*) ;; *) idp="$PWD/$idp" ;; esac
-if [ ! -x "$idp" ]; then
-  echo "not ok - ci setup: $idp is not an executable"
-  exit 0
-fi
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-export LC_ALL=C
-tmp=$(mktemp -d)
+# usage, idp, here, root, LC_ALL and tmp: tests/suite.sh
+# shellcheck source=../suite.sh
+. "$(dirname "$0")/../suite.sh" ci "$@" || exit 0
 trap 'rm -rf "$tmp"' EXIT
 unset NO_COLOR
 
+# ci's own ok and bad (in place of the header's): names without a prefix, each DETAIL argument
+# printed as one indented line
 ok() { echo "ok - $1"; }
 bad() {
   echo "not ok - $1"

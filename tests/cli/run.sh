@@ -8,20 +8,11 @@
 # (override with IDP_BASELINE); when absent that check is reported as skipped.
 set -u
 
-if [ $# -lt 1 ]; then
-  echo "usage: $0 IDP_BINARY" >&2
-  exit 2
-fi
-idp=$1
-case $idp in /*) ;; *) idp="$PWD/$idp" ;; esac
-if [ ! -x "$idp" ]; then
-  echo "not ok - cli setup: $idp is not an executable"
-  exit 0
-fi
-here=$(cd "$(dirname "$0")" && pwd)
+# usage, idp, here, LC_ALL and tmp: tests/suite.sh (its ok / bad / fail / check go unused: each
+# line here is printed by report, below)
+# shellcheck source=../suite.sh
+. "$(dirname "$0")/../suite.sh" cli "$@" || exit 0
 baseline=${IDP_BASELINE:-$here/../../../shared/design/baseline}
-export LC_ALL=C
-tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 timeout_s=20
 

@@ -29,21 +29,10 @@
 # Prints TAP lines; exits 0 (tests/run.sh counts).
 set -u
 
-if [ $# -lt 1 ]; then
-  echo "usage: $0 IDP_BINARY" >&2
-  exit 2
-fi
-idp=$1
-case $idp in /*) ;; *) idp="$PWD/$idp" ;; esac
-if [ ! -x "$idp" ]; then
-  echo "not ok - pipeline setup: $idp is not an executable"
-  exit 0
-fi
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-export LC_ALL=C
+# usage, idp, here, root, LC_ALL, tmp and ok / bad / fail / check: tests/suite.sh
+# shellcheck source=../suite.sh
+. "$(dirname "$0")/../suite.sh" pipeline "$@" || exit 0
 unset NO_COLOR
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/idp-pipeline.XXXXXX")
 srvpid=
 bgpid=
 
@@ -62,19 +51,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-ok() { echo "ok - pipeline: $1"; }
-bad() {
-  echo "not ok - pipeline: $1"
-  shift
-  for l in "$@"; do printf '%s\n' "$l" | sed 's/^/  /'; done
-}
-fails=()
-fail() { fails+=("$@"); }
-check() {
-  if [ ${#fails[@]} -eq 0 ]; then ok "$1"; else bad "$1" "${fails[@]}"; fi
-  fails=()
-}
 
 if ! why=$(registry_check 2>&1); then
   if registry_required; then bad "docker-registry installed" "$why"; else echo "ok - pipeline # SKIP $why"; fi

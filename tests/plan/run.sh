@@ -11,22 +11,11 @@
 # UPDATE=1 rewrites the expected.txt files.
 set -u
 
-if [ $# -lt 1 ]; then
-  echo "usage: $0 IDP_BINARY" >&2
-  exit 2
-fi
-idp=$1
-case $idp in /*) ;; *) idp="$PWD/$idp" ;; esac
-if [ ! -x "$idp" ]; then
-  echo "not ok - plan setup: $idp is not an executable"
-  exit 0
-fi
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# usage, idp, here, root, LC_ALL and tmp: tests/suite.sh
+# shellcheck source=../suite.sh
+. "$(dirname "$0")/../suite.sh" plan "$@" || exit 0
 build=$(dirname "$idp")
 baseline=${IDP_BASELINE:-$here/../../../shared/design/baseline}
-export LC_ALL=C
-tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # Known secret values: none of them may appear in any output or state file.
@@ -38,6 +27,8 @@ export PG_ADMIN_DSN="postgres://admin:pg-pass-91ce-PLAINTEXT@127.0.0.1:5432/post
 export IDP_STATE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 secrets=("$PLAN_TEST_PDNS_KEY" "$PLAN_TEST_TOKEN" "$PDNS_API_KEY" "pg-pass-91ce-PLAINTEXT")
 
+# plan's own ok and bad (in place of the header's): names without a prefix, each DETAIL argument
+# printed as one indented line
 ok() { echo "ok - $1"; }
 bad() {
   echo "not ok - $1"

@@ -22,17 +22,10 @@
 # lines; exits 0 (tests/run.sh counts).
 set -u
 
-if [ $# -lt 1 ]; then
-  echo "usage: $0 IDP_BINARY" >&2
-  exit 2
-fi
-idp=$1
-case $idp in /*) ;; *) idp="$PWD/$idp" ;; esac
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# usage, idp, here, root, LC_ALL, tmp and ok / bad / fail / check: tests/suite.sh
+# shellcheck source=../suite.sh
+. "$(dirname "$0")/../suite.sh" release "$@" || exit 0
 baseline=${IDP_BASELINE:-$root/../shared/design/baseline}
-export LC_ALL=C
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/idp-release.XXXXXX")
 serve_pid=
 
 # shellcheck source=../services/powerdns.sh
@@ -51,24 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - release: $1"; }
-bad() {
-  echo "not ok - release: $1"
-  shift
-  for l in "$@"; do printf '%s\n' "$l" | sed 's/^/  /'; done
-}
-fails=()
-fail() { fails+=("$@"); }
-check() {
-  if [ ${#fails[@]} -eq 0 ]; then ok "$1"; else bad "$1" "${fails[@]}"; fi
-  fails=()
-}
-
 # --- the servers -------------------------------------------------------------------------------
-if [ ! -x "$idp" ]; then
-  echo "not ok - release: setup: $idp is not an executable"
-  exit 0
-fi
 if [ ! -d "$baseline" ]; then
   echo "ok - release # SKIP no design baseline at $baseline"
   exit 0

@@ -32,20 +32,9 @@
 # (tests/run.sh counts the lines).
 set -u
 
-if [ $# -lt 1 ]; then
-  echo "usage: $0 IDP_BINARY" >&2
-  exit 2
-fi
-idp=$1
-case $idp in /*) ;; *) idp="$PWD/$idp" ;; esac
-if [ ! -x "$idp" ]; then
-  echo "not ok - serve setup: $idp is not an executable"
-  exit 0
-fi
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-export LC_ALL=C
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/idp-serve.XXXXXX")
+# usage, idp, here, root, LC_ALL, tmp and ok / bad / fail / check: tests/suite.sh
+# shellcheck source=../suite.sh
+. "$(dirname "$0")/../suite.sh" serve "$@" || exit 0
 spid=
 
 # shellcheck source=../services/registry.sh
@@ -59,19 +48,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-ok() { echo "ok - serve: $1"; }
-bad() {
-  echo "not ok - serve: $1"
-  shift
-  for l in "$@"; do printf '%s\n' "$l" | sed 's/^/  /'; done
-}
-fails=()
-fail() { fails+=("$@"); }
-check() {
-  if [ ${#fails[@]} -eq 0 ]; then ok "$1"; else bad "$1" "${fails[@]}"; fi
-  fails=()
-}
 
 if ! command -v python3 >/dev/null 2>&1; then
   echo "ok - serve # SKIP python3 is not installed (the tests read JSON with it)"
