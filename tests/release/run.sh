@@ -143,6 +143,7 @@ wait_for() {
   done
   return 1
 }
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
 runs() { ls "$base/.idp/runs/" 2>/dev/null | grep -c '\.json$'; }
 start_serve() {
   (cd "$base" && IDP_WEBHOOK_TOKEN=$TOKEN exec "$idp" serve -listen "127.0.0.1:$port" -rescan 1s) >>"$tmp/serve.log" 2>&1 &
@@ -183,11 +184,14 @@ run pipeline cancel shop-release-1 -by test
 check "1. a reviewed apply of dev, staging and prod; prod keeps v1.0.0 as its pin; the queued v1.0.0 run changes nothing"
 
 # --- 2. a push notifies serve; dev and staging get the digest; prod waits -----------------------
+t0=$(date +%s.%N)
 d1=$(registry_push acme/shop v1.1.0)
 v2="$REGISTRY_HOST/acme/shop@$d1"
 if ! wait_for shop-release-2 'r["status"]' waiting 60; then
   fail "run shop-release-2 did not reach waiting: $(field shop-release-2 'r.get("status"), r.get("error")')" "$(tail -20 "$tmp/serve.log")"
 fi
+echo "# release: from the push to dev and staging deployed and prod waiting: $(since "$t0") s"
+
 [ "$(field shop-release-2 'r["image"]')" = "$v2" ] || fail "the run's image: $(field shop-release-2 'r["image"]'), want $v2"
 got=$(field shop-release-2 '" ".join(s["name"] + ":" + s["status"] for s in r["stages"])')
 [ "$got" = "dev:succeeded staging:succeeded prod:waiting" ] || fail "stages: $got"
@@ -226,9 +230,11 @@ grep -q "wrong-$TOKEN" "$tmp/serve.log" && fail "serve logged the wrong token"
 check "3. a replayed delivery starts nothing new; a wrong token gets 401 and starts nothing"
 
 # --- 4. approve prod ------------------------------------------------------------------------------
+t0=$(date +%s.%N)
 run pipeline approve shop-release-2 prod -by alice
 [ "$rc" -eq 0 ] || fail "$(ran pipeline approve shop-release-2 prod -by alice)"
 wait_for shop-release-2 'r["status"]' succeeded 60 || fail "run: $(field shop-release-2 'r["status"], r.get("error")')"
+echo "# release: approve to prod deployed (a 3 s rollout on the fake cluster): $(since "$t0") s"
 [ "$(deployment image)" = "$v2" ] || fail "prod deployment: '$(deployment image)', want $v2"
 [ "$(field shop-release-2 'r["approvals"][0]["by"]')" = alice ] || fail "approvals: $(field shop-release-2 'r["approvals"]')"
 check "4. idp pipeline approve releases prod: the cluster's deployment carries $d1"
