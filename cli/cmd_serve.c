@@ -699,6 +699,20 @@ typedef struct tally {
   unsigned started, deduplicated, ignored, failed;
 } tally;
 
+/* The newest tag of w's pattern in its repository now (*newest NULL when none matches), or -1
+ * with *err (malloc'd). */
+static int newest_tag(hub *h, const watched *w, char **newest, char **err) {
+  char **tags = NULL;
+  size_t n = 0;
+  *newest = NULL;
+  if (idp_registry_tags(h->reg, w->t->registry, w->t->repository, &tags, &n, err) < 0) return -1;
+  const char *best = idp_tag_pick((const char *const *)tags, n, w->t->tag, NULL, NULL);
+  if (best) *newest = idp_xstrdup(best);
+  for (size_t i = 0; i < n; i++) free(tags[i]);
+  free(tags);
+  return 0;
+}
+
 /* One event of an envelope: a result per matching pipeline (or one "ignored") into results. */
 static void registry_event(hub *h, json_t *ev, const char *from, json_t *results, tally *t) {
   json_t *target = json_object_get(ev, "target");
@@ -715,7 +729,7 @@ static void registry_event(hub *h, json_t *ev, const char *from, json_t *results
   char *where = NULL; /* the event's registry, as the last trigger's scheme reads it */
   for (size_t i = 0; !*why && i < h->nw; i++) {
     const watched *w = &h->w[i];
-    if (strcmp(w->t->repository, repo) != 0 || fnmatch(w->t->tag, tag, 0) != 0) continue;
+    if (strcmp(w->t->repository, repo) != 0 || !idp_tag_matches(w->t->tag, tag)) continue;
     char *hp = turl ? url_hostport(turl) : NULL;
     if (!hp && rhost) hp = host_hostport(w->scheme, rhost);
     bool same = hp && strcmp(hp, w->hostport) == 0;
@@ -725,6 +739,34 @@ static void registry_event(hub *h, json_t *ev, const char *from, json_t *results
     matched = true;
     json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "event", id, "pipeline", w->def->name, "repository", repo, "tag", tag);
     char *image = NULL, *err = NULL;
+    /* A pipeline ships the newest tag of its pattern, as registry_image() picks it: a late or
+     * replayed notification of an older push never takes an environment back. */
+    char *newest = NULL;
+    if (newest_tag(h, w, &newest, &err) < 0 || (newest && strcmp(newest, tag) != 0)) {
+      if (err) {
+        t->failed++;
+        json_object_set_new(r, "outcome", json_string("failed"));
+        json_object_set_new(r, "reason", json_sprintf("cannot list the tags of %s: %s", repo, err));
+        say(h, "event %s from %s: pipeline %s: cannot list the tags of %s: %s (answering 503: the registry retries)", id,
+            from, w->def->name, repo, err);
+      } else {
+        t->ignored++;
+        pthread_mutex_lock(&h->mu);
+        h->ignored++;
+        pthread_mutex_unlock(&h->mu);
+        json_object_set_new(r, "outcome", json_string("ignored"));
+        json_object_set_new(r, "reason", json_sprintf("%s is not the newest tag of %s (%s is): pipelines ship the newest; "
+                                                      "'idp pipeline run %s -tag %s' deploys it on purpose",
+                                                      tag, w->t->tag, newest, w->def->name, tag));
+        say(h, "event %s from %s: pipeline %s: %s:%s ignored: %s is the newest tag of %s", id, from, w->def->name, repo,
+            tag, newest, w->t->tag);
+      }
+      free(err);
+      free(newest);
+      json_array_append_new(results, r);
+      continue;
+    }
+    free(newest);
     if (idp_registry_digest(h->reg, w->t->registry, repo, tag, &image, &err) < 0) {
       /* 503: the registry delivers the envelope again, and what started meanwhile is deduplicated. */
       t->failed++;
@@ -900,7 +942,7 @@ static enum MHD_Result hook_ci(hub *h, struct MHD_Connection *c, req *q, const c
       if (!same) continue;
     }
     nrepo++;
-    if (tag && fnmatch(x->t->tag, tag, 0) != 0) continue;
+    if (tag && !idp_tag_matches(x->t->tag, tag)) continue;
     if (w && strcmp(w->t->repository, x->t->repository) != 0) repos_differ = true;
     if (!w) w = x;
   }

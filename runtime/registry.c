@@ -143,6 +143,11 @@ int idp_tag_cmp(const char *a, const char *b) {
   return sign(strcmp(a, b));
 }
 
+bool idp_tag_matches(const char *pattern, const char *tag) {
+  bool pre;
+  return fnmatch(pattern, tag, 0) == 0 && (strchr(pattern, '-') || !idp_tag_semver(tag, &pre) || !pre);
+}
+
 const char *idp_tag_pick(const char *const *tags, size_t n, const char *pattern, size_t *nmatch, size_t *nskipped) {
   bool pre_ok = strchr(pattern, '-') != NULL; /* asking for `v2.0.0-rc*` asks for pre-releases */
   const char *best = NULL;

@@ -76,6 +76,10 @@ bool idp_tag_semver(const char *tag, bool *prerelease);
  * semver 2.0.0 orders them), ties by bytes; every other tag below them, by bytes. */
 int idp_tag_cmp(const char *a, const char *b);
 
+/* Whether tag is one that pattern (fnmatch(3) glob) takes, as registry_image takes them: a
+ * pre-release only when the pattern itself holds a `-`. Triggers match pushed tags so. */
+bool idp_tag_matches(const char *pattern, const char *tag);
+
 /* The tag of tags[0..n) that registry_image picks for pattern (fnmatch(3) glob), or NULL;
  * *nmatch (may be NULL) gets how many matched the pattern, *nskipped (may be NULL) how many of
  * those were left out as pre-releases. */

@@ -10,8 +10,8 @@
 #      with exactly the pushed digest (the record), driven until it waits for its approval
 #   4. the same delivery replayed with curl: 200 "deduplicated", no new run
 #   5. a wrong token, a missing one, another scheme: 401, no run, logged without the body or token
-#   6. pushes of a tag or repository no trigger matches, a pull, a blob, another registry's
-#      event: ignored (200), no run
+#   6. pushes of a tag or repository no trigger matches (a pre-release under v*), of a tag older
+#      than the newest of the pattern, a pull, a blob, another registry's event: ignored (200), no run
 #   7. malformed JSON, a body that is no envelope, a 2 MiB body (with and without Expect):
 #      400, no run; a wrong content type 415; serve still answers
 #   8. /hooks/ci: a digest of the repository starts a run (202) with that digest; the same again
@@ -266,6 +266,8 @@ check "a wrong or missing token gets 401, starts nothing, and is logged without 
 # --- 6. ignored events -------------------------------------------------------------------------------
 registry_push acme/shop latest >/dev/null   # the tag does not match v*
 registry_push acme/other v1.0.0 >/dev/null  # no trigger on the repository
+registry_push acme/shop v2.0.0-rc.1 >/dev/null # a pre-release: v* takes none, as registry_image()
+registry_push acme/shop v0.9.0 >/dev/null   # older than v1.0.0: pipelines ship the newest tag
 post /hooks/registry "$(envelope ev-pull pull acme/shop v1.0.0 "$d1")"
 [ "$code" = 200 ] && [ "$(jstr "$body" 'd["results"][0]["outcome"]')" = ignored ] || fail "a pull: $code $body"
 post /hooks/registry '{"events":[{"id":"ev-blob","action":"push","target":{"mediaType":"application/octet-stream","digest":"sha256:aaaa","repository":"acme/shop","url":"http://'"$REGISTRY_HOST"'/v2/acme/shop/blobs/sha256:aaaa"},"request":{"host":"'"$REGISTRY_HOST"'"}}]}'
@@ -274,9 +276,11 @@ post /hooks/registry "$(envelope ev-other-registry push acme/shop v9.9.9 "$d1" 1
 [ "$code" = 200 ] && [ "$(jstr "$body" 'd["results"][0]["outcome"]')" = ignored ] || fail "another registry's push: $code $body"
 wait_until 10 grep -q "ignored: no image_push trigger matches acme/other:v1.0.0" "$serve_log" || fail "the push of acme/other was not ignored as such"
 grep -q "ignored: no image_push trigger matches acme/shop:latest" "$serve_log" || fail "the push of acme/shop:latest was not ignored as such"
+wait_until 10 grep -q "ignored: no image_push trigger matches acme/shop:v2.0.0-rc.1" "$serve_log" || fail "the pre-release push was not ignored as such"
+wait_until 10 grep -q "acme/shop:v0.9.0 ignored: v1.0.0 is the newest tag of v\*" "$serve_log" || fail "the push of an older tag was not ignored as such"
 sleep 0.3
 has_runs 1 || fail "$(nruns) runs after ignored events, want 1"
-check "pushes no trigger matches, pulls, blobs and other registries' events are ignored"
+check "pushes no trigger matches (a pre-release too), an older tag than the newest, pulls, blobs and other registries' events are ignored"
 
 # --- 7. bad bodies ------------------------------------------------------------------------------------
 post /hooks/registry '{"events": [ {"id": '
@@ -343,7 +347,7 @@ want 'idp_serve_runs_started_total{trigger="registry"}' 1
 want 'idp_serve_runs_started_total{trigger="ci"}' 1
 want idp_serve_deliveries_deduplicated_total 3
 want idp_serve_auth_failures_total 5
-want idp_serve_events_ignored_total 7 # 4 pushes (latest, acme/other twice, build-7), a pull, a blob, another registry
+want idp_serve_events_ignored_total 9 # 6 pushes (latest, acme/other twice, build-7, v2.0.0-rc.1, v0.9.0), a pull, a blob, another registry
 want 'idp_serve_requests_total{path="/hooks/registry",code="401"}' 4
 want 'idp_serve_requests_total{path="/hooks/ci",code="422"}' 4
 want 'idp_serve_requests_total{path="/hooks/ci",code="202"}' 1
