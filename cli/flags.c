@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "../compiler/util.h"
-#include "../runtime/backend.h"
 #include "cli.h"
 
 static const idp_flag *find(const idp_flag *flags, size_t n, const char *name, size_t len) {

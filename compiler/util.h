@@ -40,7 +40,7 @@ int idp_write_all(int fd, const char *s, size_t n);
 int idp_replace_file(const char *path, const char *data, size_t len, int mode);
 
 /* Parses a duration: "0", "10" (seconds), "10s", "500ms", "2m", "1h", "1m30s"; at most 7 days.
- * Returns 0, or -1 for anything else. (Also declared in runtime/backend.h, for -lock-timeout.) */
+ * Returns 0, or -1 for anything else (-lock-timeout, pipeline waits and checks). */
 int idp_parse_duration(const char *text, double *seconds);
 
 /* Damerau-Levenshtein distance (optimal string alignment), capped: returns max+1 when larger. */

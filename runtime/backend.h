@@ -59,8 +59,4 @@ int idp_backend_write(idp_backend *b, idp_state *st, bool *written, idp_state_er
 int idp_backend_list(idp_backend *b, bool *shared, char ***envs, size_t *n, idp_state_error *err);
 void idp_backend_free_list(char **envs, size_t n);
 
-/* Parses a -lock-timeout value: "0", "10" (seconds), "10s", "500ms", "2m", "1h", "1m30s".
- * Returns 0, or -1 for anything else. Defined in compiler/util.c (pipeline durations use it too). */
-int idp_parse_duration(const char *text, double *seconds);
-
 #endif
