@@ -1262,14 +1262,8 @@ static int seen_load(const char *path, json_t **out) {
 }
 
 static int seen_save(hub *h, const char *path, json_t *seen) {
-  char *s = json_dumps(seen, JSON_INDENT(2) | JSON_SORT_KEYS);
-  idp_buf b = {0};
-  idp_buf_puts(&b, s);
-  idp_buf_putc(&b, '\n');
-  free(s);
-  int rc = idp_replace_file(path, b.data, b.len, 0600);
+  int rc = idp_replace_json(path, seen, JSON_INDENT(2) | JSON_SORT_KEYS, 0600);
   if (rc < 0) say(h, "cannot write %s: %s", path, strerror(errno));
-  idp_buf_free(&b);
   return rc;
 }
 

@@ -1,6 +1,8 @@
 /* util.c - allocation wrappers, byte buffer, file reading and name suggestions. */
 #include "util.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -195,6 +197,22 @@ int idp_replace_file(const char *path, const char *data, size_t len, int mode) {
   unlink(tmp.data);
   errno = e;
   idp_buf_free(&tmp);
+  return rc;
+}
+
+int idp_replace_json(const char *path, const json_t *j, size_t flags, int mode) {
+  char *text = json_dumps(j, flags);
+  if (!text) {
+    errno = ENOMEM;
+    return -1;
+  }
+  size_t n = strlen(text);
+  text = idp_xrealloc(text, n + 2);
+  text[n++] = '\n';
+  int rc = idp_replace_file(path, text, n, mode);
+  int e = errno;
+  free(text);
+  errno = e;
   return rc;
 }
 

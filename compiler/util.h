@@ -38,6 +38,9 @@ int idp_write_all(int fd, const char *s, size_t n);
  * or -1 to keep the existing file's (0644 for a new one). Returns 0, or -1 with errno set (the
  * temp file removed). */
 int idp_replace_file(const char *path, const char *data, size_t len, int mode);
+/* idp_replace_file of j as JSON (json_dumps flags), ending with a newline. */
+struct json_t;
+int idp_replace_json(const char *path, const struct json_t *j, size_t flags, int mode);
 
 /* Parses a duration: "0", "10" (seconds), "10s", "500ms", "2m", "1h", "1m30s"; at most 7 days.
  * Returns 0, or -1 for anything else (-lock-timeout, pipeline waits and checks). */

@@ -50,15 +50,8 @@ void idp_planfile_hash(char out[80], idp_source *const *srcs, size_t n, const js
 }
 
 int idp_planfile_write(const char *path, const json_t *plan, idp_state_error *err) {
-  char *text = json_dumps(plan, JSON_INDENT(2) | JSON_SORT_KEYS);
-  if (!text) return idp_state_fail(err, IDP_STATE_ERROR, "cannot encode the plan as JSON");
-  size_t n = strlen(text);
-  text = idp_xrealloc(text, n + 2);
-  text[n++] = '\n';
-  int rc = idp_replace_file(path, text, n, 0600);
-  int e = errno;
-  free(text);
-  if (rc < 0) return idp_state_fail(err, IDP_STATE_ERROR, "cannot write the plan to %s: %s", path, strerror(e));
+  if (idp_replace_json(path, plan, JSON_INDENT(2) | JSON_SORT_KEYS, 0600) < 0)
+    return idp_state_fail(err, IDP_STATE_ERROR, "cannot write the plan to %s: %s", path, strerror(errno));
   return 0;
 }
 

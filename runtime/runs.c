@@ -298,15 +298,8 @@ int idp_run_read(const char *dir, const char *id, json_t **out, char *err, size_
 static int store(const char *path, json_t *run, char *err, size_t errsize) {
   char now[32];
   json_object_set_new(run, "updated", json_string(idp_run_time(now, sizeof now)));
-  char *text = json_dumps(run, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  if (!text) return fail(err, errsize, "cannot encode %s as JSON", path);
-  size_t n = strlen(text);
-  text = idp_xrealloc(text, n + 2);
-  text[n++] = '\n';
-  int rc = idp_replace_file(path, text, n, 0600);
-  int e = errno;
-  free(text);
-  if (rc < 0) return fail(err, errsize, "cannot write %s: %s", path, strerror(e));
+  if (idp_replace_json(path, run, JSON_INDENT(2) | JSON_PRESERVE_ORDER, 0600) < 0)
+    return fail(err, errsize, "cannot write %s: %s", path, strerror(errno));
   return 0;
 }
 
