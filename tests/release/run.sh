@@ -184,6 +184,10 @@ run pipeline cancel shop-release-1 -by test
 check "1. a reviewed apply of dev, staging and prod; prod keeps v1.0.0 as its pin; the queued v1.0.0 run changes nothing"
 
 # --- 2. a push notifies serve; dev and staging get the digest; prod waits -----------------------
+# A change of the app that needs a reviewed apply, made before the push: the deploys leave it.
+cp "$base/shop.idp" "$tmp/shop.idp.orig"
+sed -i 's/"info" : "debug"/"info" : "trace"/' "$base/shop.idp"
+grep -q '"trace"' "$base/shop.idp" || fail "the LOG_LEVEL edit did not apply to shop.idp"
 t0=$(date +%s.%N)
 d1=$(registry_push acme/shop v1.1.0)
 v2="$REGISTRY_HOST/acme/shop@$d1"
@@ -202,13 +206,24 @@ for e in dev staging; do
   [ "$got" = "({'add': 0, 'change': 1, 'destroy': 0}, False)" ] || fail "$e's deploy: $got, want only the workload changed"
   f=$(grep -rlF "$v2" "$MANIFEST_DIR/$e" 2>/dev/null | head -1)
   [ -n "$f" ] || fail "no manifest under $MANIFEST_DIR/$e has image $v2: $(grep -rh 'image:' "$MANIFEST_DIR/$e")"
+  # decision 10: the new LOG_LEVEL waits for a reviewed apply, listed as pending; the old one stays
+  # a plain value, the secret DATABASE_URL a secretKeyRef
+  got=$(field shop-release-2 "[(p['address'], p['attributes']) for p in step('$e', 'deploy')['pending']]")
+  [ "$got" = "[('env.$e/app.shop/need.workload/gitops.deployment.app', ['env'])]" ] || fail "$e's pending changes: $got"
+  got=$(grep -A1 'name: LOG_LEVEL' "$MANIFEST_DIR/$e/shop.yaml" | tr -d ' \n')
+  [ "$got" = "-name:LOG_LEVELvalue:debug" ] || fail "$e's LOG_LEVEL after the deploy: '$got', want the plain value debug"
+  grep -A1 'name: DATABASE_URL' "$MANIFEST_DIR/$e/shop.yaml" | grep -q valueFrom || fail "$e's DATABASE_URL is no secretKeyRef"
 done
+run plan -env dev -detailed-exitcode
+[ "$rc" -eq 2 ] && case $out in *'LOG_LEVEL = "trace"'*'Plan: 0 to add, 1 to change, 0 to destroy.'*) true ;; *) false ;; esac ||
+  fail "an ordinary plan does not show the pending LOG_LEVEL change: $(ran plan -env dev)"
+cp "$tmp/shop.idp.orig" "$base/shop.idp"
 [ "$(grep -rh 'image:' "$MANIFEST_DIR" | grep -c acme/shop@)" = 2 ] || fail "shop manifests: $(grep -rh 'image:' "$MANIFEST_DIR")"
 [ "$(deployment image)" = "$v1" ] || fail "prod deployed before approval: $(deployment image)"
 run plan -env dev -env staging -env prod -detailed-exitcode
 [ "$rc" -eq 0 ] || fail "an ordinary plan after the pipeline changes something (decision 9): $(ran plan)"
 case $err in *"app shop in prod keeps $v1"*) ;; *) fail "the plan does not say prod keeps v1.0.0: $err" ;; esac
-check "2. a push reaches serve: dev and staging get exactly $d1 (only the image), prod waits; plans change nothing"
+check "2. a push reaches serve: dev and staging get exactly $d1 (only the image; a pending change of the app is left and listed), prod waits; plans change nothing"
 
 # --- 3. replays and wrong tokens start nothing -------------------------------------------------
 event=$(field shop-release-2 'r["trigger"]["event"]')
