@@ -9,8 +9,9 @@
 #      run shop-release-1 deploys v1.0.0, which changes nothing, and is cancelled at prod's approval
 #   2. a push of acme/shop v1.1.0: the registry notifies serve, run shop-release-2 deploys exactly
 #      the pushed digest to dev and staging (the rendered manifests and the record), changes only
-#      the image (decision 10), and waits for approval at prod; ordinary plans of dev and prod
-#      change nothing (decision 9: prod keeps v1.0.0 until the pipeline moves it)
+#      the image (decision 10: a LOG_LEVEL change pending in the spec is left and listed), and
+#      waits for approval at prod; ordinary plans of dev and prod change nothing (decision 9: prod
+#      keeps v1.0.0 until the pipeline moves it)
 #   3. the same delivery replayed starts nothing new; a wrong token gets 401 and starts nothing
 #   4. `idp pipeline approve` releases prod: the deployment on the cluster carries the digest
 #   5. a push of v1.2.0 (run shop-release-3), prod approved while the test holds the run's lock so
