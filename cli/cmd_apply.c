@@ -364,13 +364,14 @@ static int run_saved(const json_t *saved, const apply_opts *o) {
     goto out;
   }
   if (!o->json) {
+    const char *what = strcmp(o->cmd, "destroy") != 0 ? "Apply" : "Destroy";
     if (res.failed || res.skipped) {
-      printf("\n%s %s: %zu of %zu steps failed, %zu skipped; done: %zu added, %zu changed, %zu destroyed.\n",
-             strcmp(o->cmd, "destroy") != 0 ? "Apply" : "Destroy", interrupted ? "interrupted" : "failed", res.failed, res.total,
-             res.skipped, res.added, res.changed, res.destroyed);
+      printf("\n%s %s: %zu of %zu steps failed, %zu skipped; done: %zu added, %zu changed, %zu destroyed.\n", what,
+             interrupted ? "interrupted" : "failed", res.failed, res.total, res.skipped, res.added, res.changed,
+             res.destroyed);
     } else {
-      printf("\n%s complete! Resources: %zu added, %zu changed, %zu destroyed.\n",
-             strcmp(o->cmd, "destroy") != 0 ? "Apply" : "Destroy", res.added, res.changed, res.destroyed);
+      printf("\n%s complete! Resources: %zu added, %zu changed, %zu destroyed.\n", what, res.added, res.changed,
+             res.destroyed);
     }
   }
   for (size_t i = 0; i < prog.nfails; i++)
