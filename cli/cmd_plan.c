@@ -323,7 +323,7 @@ static int plan_states(idp_spec_graph *R, const char *dir, const idp_env_sel *se
     if (refreshed) idp_refresh_print_color(&drift, stdout, idp_term_color(stdout));
     if (o->pin)
       printf("Pipeline deploy of %s to %s, image %s: %s.%s\n\n", o->pin->app, o->pin->env, o->pin->image,
-             o->pin->first ? "the app is new there, so all of it is created"
+             o->pin->first ? "the app has no image pinned there yet, so all of it is planned"
                            : "only what the image changes is planned",
              json_array_size(o->pin->pending) ? " Other changes of the app wait for a reviewed apply (see the run)." : "");
     else if (o->plan.ntargets)

@@ -8,8 +8,9 @@
  * found by instantiating the spec twice, once with the app's image pinned to the deployed digest
  * and once to a sentinel that is no image at all: the inputs that differ are the image's. The
  * deploy plans exactly the app's instances (in the environment's state) that hold such inputs,
- * with every other input of theirs left as stored (lifecycle ignore), and nothing else: the
- * rest of what an ordinary plan would change is recorded as pending ("needs a reviewed apply").
+ * with every other input of theirs left as stored (lifecycle ignore), and in a map input that the
+ * image reaches through some keys only, those keys alone; nothing else: the rest of what an
+ * ordinary plan would change is recorded as pending ("needs a reviewed apply").
  * An app without a pin in the environment (never deployed there to the end, by a deploy or a
  * reviewed apply) is planned in full: there is nothing to keep. */
 #include <stdio.h>
@@ -83,17 +84,55 @@ static bool same(const idp_value *x, const idp_value *y) {
   return idp_value_equal(x, y);
 }
 
+/* What a deploy does with an input of a resource it changes. */
+enum { KEEP = 0, IMAGE, MERGED };
+
 /* Marks in mine[] (per input of in, in map order) the inputs that differ from other's, the same
- * instance in the sentinel instantiation (all of them when it is missing there); true if any. */
-static bool image_inputs(const idp_inst *in, const idp_inst *other, bool *mine) {
+ * instance in the sentinel instantiation (all of them when it is missing there), IMAGE; true if
+ * any. */
+static bool image_inputs(const idp_inst *in, const idp_inst *other, unsigned char *mine) {
   bool any = false;
   const idp_value *m = in->inputs;
   for (size_t i = 0; i < m->u.map.n; i++) {
     const idp_value *o = other ? idp_map_get(other->inputs, m->u.map.keys[i], m->u.map.klen[i]) : NULL;
-    mine[i] = !other || !same(m->u.map.vals[i], o);
-    any |= mine[i];
+    mine[i] = !other || !same(m->u.map.vals[i], o) ? IMAGE : KEEP;
+    any |= mine[i] != KEEP;
   }
   return any;
+}
+
+/* A map input that the image reaches through some keys only (an `env` holding the image beside
+ * other variables): the stored map with those keys as desired, so the deploy ships the image and
+ * leaves the other keys as they are; *waits says whether another key has a change pending (a
+ * known value that differs, a key added or removed). NULL when the whole input is the image's (or
+ * it is no map, or not stored): it is planned as desired. */
+static idp_value *merge_keys(idp_arena *a, const idp_state *st, const idp_state_res *sr, const char *name,
+                             const idp_value *want, const idp_value *open, bool *waits, idp_state_error *err) {
+  *waits = false;
+  if (!want || want->kind != IDP_V_MAP || !open || open->kind != IDP_V_MAP) return NULL;
+  bool partial = false;
+  for (size_t i = 0; i < want->u.map.n && !partial; i++)
+    partial = same(want->u.map.vals[i], idp_map_get(open, want->u.map.keys[i], want->u.map.klen[i]));
+  if (!partial) return NULL;
+  idp_value *stored = idp_plan_stored_input(a, st, sr, name, want, err);
+  if (!stored || stored->kind != IDP_V_MAP) return NULL;
+  idp_map_builder mb;
+  idp_map_builder_init(&mb, a);
+  for (size_t i = 0; i < stored->u.map.n; i++) { /* the stored keys, but those the image removes */
+    const char *k = stored->u.map.keys[i];
+    size_t kl = stored->u.map.klen[i];
+    const idp_value *w = idp_map_get(want, k, kl), *o = idp_map_get(open, k, kl);
+    if (w || !o) idp_map_builder_add(&mb, k, kl, stored->u.map.vals[i]);
+    if (!w && !o) *waits = true; /* removed from the spec */
+  }
+  for (size_t i = 0; i < want->u.map.n; i++) {
+    const char *k = want->u.map.keys[i];
+    size_t kl = want->u.map.klen[i];
+    const idp_value *w = want->u.map.vals[i], *s = idp_map_get(stored, k, kl);
+    if (!same(w, idp_map_get(open, k, kl))) idp_map_builder_add(&mb, k, kl, want->u.map.vals[i]); /* the image's */
+    else if (!idp_value_has_unknown(w) && (!s || !idp_value_equal(w, s))) *waits = true;
+  }
+  return idp_map_builder_build(&mb, NULL);
 }
 
 static idp_state *env_state(idp_state *const *states, size_t n, const char *env) {
@@ -102,22 +141,23 @@ static idp_state *env_state(idp_state *const *states, size_t n, const char *env)
   return NULL;
 }
 
-/* A change of the ordinary plan as the pending list records it; with mine (the inputs the deploy
- * changes), only the rest, and NULL when nothing is left. */
-static json_t *pending_entry(const idp_plan_res *r, const bool *only_unmarked, const idp_inst *in) {
+/* A change of the ordinary plan as the pending list records it; with mine (what the deploy does
+ * with each input), only what it leaves (kept inputs, and merged maps, whose other keys wait), and
+ * NULL when nothing is left. */
+static json_t *pending_entry(const idp_plan_res *r, const unsigned char *mine, const idp_inst *in) {
   json_t *attrs = json_array();
   for (size_t i = 0; i < r->nattrs; i++) {
     const idp_plan_attr *at = &r->attrs[i];
     if (!at->changed || at->computed) continue;
-    if (only_unmarked) {
+    if (mine) {
       bool image = false;
       for (size_t k = 0; k < in->inputs->u.map.n && !image; k++)
-        image = only_unmarked[k] && strcmp(in->inputs->u.map.keys[k], at->name) == 0;
+        image = mine[k] == IMAGE && strcmp(in->inputs->u.map.keys[k], at->name) == 0;
       if (image) continue;
     }
     json_array_append_new(attrs, json_string(at->name));
   }
-  if (only_unmarked && json_array_size(attrs) == 0) {
+  if (mine && json_array_size(attrs) == 0) {
     json_decref(attrs);
     return NULL;
   }
@@ -158,29 +198,49 @@ int idp_deploy_scope(idp_spec_graph *R, idp_graph *g, idp_state *const *states, 
     idp_plan_free(fp);
     return idp_state_fail(err, IDP_STATE_EINVALID, "the spec did not evaluate with the image left open (see above)");
   }
-  bool **marks = idp_arena_alloc(a, (g->n + 1) * sizeof *marks);
-  for (size_t i = 0; i < g->n; i++) {
+  unsigned char **marks = idp_arena_alloc(a, (g->n + 1) * sizeof *marks);
+  for (size_t i = 0; i < g->n && rc == 0; i++) {
     marks[i] = NULL;
     idp_inst *in = g->v[i];
     if (!idp_plan_addr_under(in->addr, prefix)) continue;
-    bool *mine = idp_arena_alloc(a, (in->inputs->u.map.n + 1) * sizeof *mine);
-    if (!image_inputs(in, idp_graph_find(gs, in->addr), mine) || !idp_state_find(st, in->addr)) continue;
+    unsigned char *mine = idp_arena_alloc(a, in->inputs->u.map.n + 1);
+    const idp_inst *open = idp_graph_find(gs, in->addr);
+    idp_state_res *sr = idp_state_find(st, in->addr);
+    if (!image_inputs(in, open, mine) || !sr) continue;
     marks[i] = mine;
     targets[nt++] = in->addr;
-    /* every other input keeps its stored value */
+    /* every other input keeps its stored value; a map the image reaches through some keys only
+     * gets those keys */
     size_t n = in->inputs->u.map.n, k = 0;
     const char **ign = idp_arena_alloc(a, (n + in->life.nignore + 1) * sizeof *ign);
     for (size_t j = 0; j < in->life.nignore; j++) ign[k++] = in->life.ignore[j];
-    for (size_t j = 0; j < n; j++)
-      if (!mine[j]) ign[k++] = in->inputs->u.map.keys[j];
+    idp_map_builder mb;
+    idp_map_builder_init(&mb, a);
+    for (size_t j = 0; j < n; j++) {
+      const char *key = in->inputs->u.map.keys[j];
+      idp_value *v = in->inputs->u.map.vals[j];
+      if (mine[j] == KEEP) ign[k++] = key;
+      const idp_value *was = open ? idp_map_get(open->inputs, key, in->inputs->u.map.klen[j]) : NULL;
+      bool waits = false;
+      idp_value *merged = mine[j] == IMAGE ? merge_keys(a, st, sr, key, v, was, &waits, err) : NULL;
+      if (err->code) rc = err->code;
+      if (merged) v = merged;
+      if (waits) mine[j] = MERGED; /* other keys of it wait for a reviewed apply */
+      idp_map_builder_add(&mb, key, in->inputs->u.map.klen[j], v);
+    }
+    in->inputs = idp_map_builder_build(&mb, NULL);
     in->life.ignore = ign;
     in->life.nignore = k;
   }
   idp_graph_free(gs);
+  if (rc < 0) {
+    idp_plan_free(fp);
+    return rc;
+  }
   for (size_t i = 0; i < fp->n; i++) {
     const idp_plan_res *r = &fp->v[i];
     if (r->action == IDP_PLAN_NOOP) continue;
-    const bool *mine = NULL; /* the deploy changes these inputs of it; the rest is pending */
+    const unsigned char *mine = NULL; /* what the deploy does with its inputs; the rest is pending */
     for (size_t j = 0; j < g->n && r->inst && !mine; j++)
       if (g->v[j] == r->inst) mine = marks[j];
     json_t *e = pending_entry(r, mine, r->inst);

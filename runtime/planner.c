@@ -219,19 +219,13 @@ static bool ignored(const idp_lifecycle *life, const char *name) {
   return false;
 }
 
-/* What an ignored input keeps: its stored value, opened when sealed (apply sends it to the
- * driver as it is, so it must be the value, not the placeholder a plan shows). The state seals an
- * attribute whole; for a map, the desired value (may be NULL) says which keys are secret (a key
- * it lacks stays secret), so a workload's plain env keys stay plain. NULL with c->rc set when it
- * does not open. */
-static idp_value *kept(idp_arena *a, cmp_ctx *c, idp_state_res *sr, const char *name, const json_t *s,
-                       const idp_value *desired) {
+idp_value *idp_plan_stored_input(idp_arena *a, const idp_state *st, const idp_state_res *sr, const char *name,
+                                  const idp_value *desired, idp_state_error *err) {
+  const json_t *s = json_object_get(idp_state_res_map(sr, IDP_STATE_INPUTS), name);
+  if (!s) return NULL;
   if (!idp_state_is_sealed(s)) return from_stored(a, s);
   json_t *j = NULL;
-  if (idp_state_res_get(c->st, sr, IDP_STATE_INPUTS, name, &j, NULL, c->err) < 0) {
-    c->rc = c->err->code;
-    return NULL;
-  }
+  if (idp_state_res_get(st, sr, IDP_STATE_INPUTS, name, &j, NULL, err) < 0) return NULL;
   idp_value *v = idp_value_from_json(a, j);
   json_decref(j);
   if (!v || v->kind != IDP_V_MAP || !desired || desired->kind != IDP_V_MAP || desired->secret)
@@ -244,6 +238,13 @@ static idp_value *kept(idp_arena *a, cmp_ctx *c, idp_state_res *sr, const char *
     idp_map_builder_add(&mb, v->u.map.keys[i], v->u.map.klen[i], idp_value_taint(a, v->u.map.vals[i], NULL, secret));
   }
   return idp_map_builder_build(&mb, NULL);
+}
+
+/* What an ignored input keeps: idp_plan_stored_input. NULL with c->rc set when it does not open. */
+static idp_value *kept(idp_arena *a, cmp_ctx *c, idp_state_res *sr, const char *name, const idp_value *desired) {
+  idp_value *v = idp_plan_stored_input(a, c->st, sr, name, desired, c->err);
+  if (!v) c->rc = c->err->code ? c->err->code : IDP_STATE_ERROR;
+  return v;
 }
 
 /* Fills r's attributes and action for desired inst against stored sr (may be NULL). replace: asked
@@ -276,7 +277,7 @@ static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res
         continue;
       }
       at->before = from_stored(a, s);
-      if (!(at->after = kept(a, c, sr, at->name, s, at->after))) {
+      if (!(at->after = kept(a, c, sr, at->name, at->after))) {
         idp_buf_free(&path);
         return c->rc;
       }
@@ -308,7 +309,7 @@ static int diff_one(idp_plan *p, cmp_ctx *c, const idp_inst *inst, idp_state_res
       at->name = idp_arena_strndup(a, k, strlen(k));
       at->before = from_stored(a, x);
       if (ignored(&inst->life, k)) {
-        if (!(at->after = kept(a, c, sr, k, x, NULL))) return c->rc;
+        if (!(at->after = kept(a, c, sr, k, NULL))) return c->rc;
         continue;
       }
       at->changed = true;

@@ -105,6 +105,14 @@ enum { IDP_PLAN_EREFUSED = -100 };
 int idp_plan_make(idp_plan **out, const idp_graph *g, idp_state *const *states, const bool *deletable,
                   size_t nstates, const idp_plan_opts *o, idp_state_error *err);
 
+/* The stored value of input name of sr (in st) as a plan value to apply again: opened when
+ * sealed (a placeholder would be applied as is). The state seals an attribute whole; for a map,
+ * desired (may be NULL) says which keys are secret (a key it lacks stays secret), so a workload's
+ * plain env keys stay plain. NULL when not stored (err untouched) or when it does not open (err
+ * filled). What an input `ignore_changes` names keeps; a pipeline deploy merges into it. */
+idp_value *idp_plan_stored_input(idp_arena *a, const idp_state *st, const idp_state_res *sr, const char *name,
+                                  const idp_value *desired, idp_state_error *err);
+
 /* True if addr is target or lies under it at a `/` (env.dev/app.shop lies under env.dev). */
 bool idp_plan_addr_under(const char *addr, const char *target);
 void idp_plan_free(idp_plan *p);

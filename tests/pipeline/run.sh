@@ -21,7 +21,8 @@
 #   9. a deploy that fails (its workload's API answers 500) fails the stage and the run, and skips
 #      the stages after it; no environment lock is left taken
 #  10. a deploy that succeeds records the plan counts and `first` (skipped while the deploy step
-#      is the placeholder of cli/pipeline_deploy.c)
+#      is the placeholder of cli/pipeline_deploy.c); the next one, with a rename pending in the
+#      same body as the image, ships the image only and lists the bodies as pending (decision 10)
 #  11. a malformed run record is refused by status and approve (named with line:column), and
 #      left as it is; status -json prints the record; the table lists every run
 #  12. bad usage exits 2; a spec with step errors is refused by run, with the located error
@@ -514,6 +515,25 @@ else
   has "the workload holds the digest" "$(curl -s "$CHECK/_things")" "acme/shop@${digest[v1.9.0]}"
   expect "prod waits" "waiting" "$(q "$r10" 'stage("prod")["status"]')"
   check "a deploy records its plan and the pinned digest reaches the workload"
+
+  # Decision 10 inside one input: the workload's bodies hold the image beside a name whose change
+  # waits for a reviewed apply. The next deploy ships the image and keeps the name.
+  cp "$spec/platform.idp" "$tmp/platform.idp.orig"
+  sed -i 's/name = "\${app.name}-\${env.name}"/name = "\${app.name}-\${env.name}-renamed"/g' "$spec/platform.idp"
+  grep -q -- '-renamed"' "$spec/platform.idp" || fail "the name edit did not apply"
+  run pipeline run ship -tag v1.10.0
+  r10b=$(run_id)
+  expect_rc 0
+  expect "dev" "succeeded" "$(q "$r10b" 'stage("dev")["status"]')"
+  expect "first" "false" "$(q "$r10b" 'step("dev", "deploy")["first"]')"
+  expect "pending" '[["env.dev/app.shop/need.workload/http.request.workload", ["create_body", "update_body"]]]' \
+    "$(q "$r10b" '[(p["address"], sorted(p["attributes"])) for p in step("dev", "deploy")["pending"]]')"
+  things=$(curl -s "$CHECK/_things")
+  has "the workload holds the new digest" "$things" "acme/shop@${digest[v1.10.0]}"
+  grep -q -- "-renamed" <<<"$things" && fail "the deploy shipped the pending rename: $things"
+  has "the workload keeps its name" "$things" '"shop-dev"'
+  cp "$tmp/platform.idp.orig" "$spec/platform.idp"
+  check "a deploy changes the image inside a map input and leaves the map's other pending changes"
 fi
 
 # --- 11. records idp cannot read; status forms -----------------------------------------------------
