@@ -458,7 +458,9 @@ static int status_one(const opts *o, const char *id) {
     }
     if (str(st, "error") && !shown) printf("    error: %s\n", str(st, "error"));
     json_array_foreach(json_object_get(st, "steps"), k, step) print_step(run, st, step);
-    if (is(st, "status", "waiting")) printf("    approve with: idp pipeline approve %s %s\n", id, str(st, "name"));
+    if (is(st, "status", "waiting"))
+      printf("    approve with: idp pipeline approve %s %s%s%s\n", id, str(st, "name"), strcmp(o->dir, ".") ? " " : "",
+             strcmp(o->dir, ".") ? o->dir : "");
   }
   json_t *a;
   json_array_foreach(json_object_get(run, "approvals"), i, a) {
